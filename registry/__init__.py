@@ -1,0 +1,1 @@
+"""The registry: tools, schemas, instances and policies, persisted and watched."""

@@ -1,0 +1,124 @@
+"""The sidecar process: registry watcher, relay, internal gRPC services and /metrics, wired once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from mesh.addresses import AddressError, parse_address
+from sidecar.catalog import Catalog, CatalogHolder
+from sidecar.options import SidecarOptions
+from sidecar.relay.relay import Relay
+from sidecar.services.names import INTERNAL_SERVICES
+from sidecar.services.server import start_internal_server
+from sidecar.watch import RegistryWatcher
+
+log = logging.getLogger("toolmesh.sidecar")
+
+
+class StartupError(Exception):
+    """The sidecar cannot start; the message says why in one line."""
+
+
+async def serve(
+    options: SidecarOptions,
+    *,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> bool:
+    """Runs the sidecar until `stop` is set (or SIGTERM/SIGINT when `stop` is None).
+
+    Calls `ready(address)` once agents can connect. Returns True when every call in flight
+    finished within the grace period.
+    """
+    try:
+        listen = parse_address(options.listen, allow_port_zero=True)
+        parse_address(options.registry)
+    except AddressError as error:
+        raise StartupError(str(error)) from None
+    if listen.is_unix:
+        raise StartupError("--listen must be HOST:PORT (agents connect over TCP)")
+    if options.max_message_bytes < 1024:
+        raise StartupError(f"--max-message-bytes must be at least 1024 (got {options.max_message_bytes})")
+
+    holder = CatalogHolder()
+    watcher = RegistryWatcher(holder, options.registry, options.cache, options.token)
+    relay = Relay(
+        holder,
+        internal_services=INTERNAL_SERVICES,
+        max_message_bytes=options.max_message_bytes,
+        upstream_connections=options.upstream_connections,
+    )
+    await watcher.start(options.registry_wait_s)
+    try:
+        host, port = await relay.start(listen.host, listen.port)
+    except OSError as error:
+        await watcher.stop()
+        raise StartupError(f"cannot listen on {options.listen}: {error.strerror or error}") from None
+    bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    relay.listen_hint = bound
+    internal_server, internal_address = await start_internal_server(holder, bound)
+    relay.internal_address = parse_address(internal_address)
+
+    def on_catalog(catalog: Catalog) -> None:
+        relay.forget_endpoints({address for entry in catalog.tools.values() for address in entry.endpoints})
+
+    holder.listeners.append(on_catalog)
+    metrics_server = _start_metrics(options.metrics_listen)
+
+    stop_event = stop or asyncio.Event()
+    if stop is None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_event.set)
+    if ready is not None:
+        ready(bound)
+    log.info("sidecar listening on %s (registry %s)", bound, options.registry)
+    try:
+        await stop_event.wait()
+    finally:
+        log.info("stopping: draining calls in flight (grace %.1fs)", options.grace_period_s)
+        finished = await relay.shutdown(options.grace_period_s)
+        await internal_server.stop(0.5)
+        await watcher.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+    return finished
+
+
+def _start_metrics(address: str | None):  # type: ignore[no-untyped-def]
+    """Serves Prometheus' /metrics (process metrics for now) on `address`, when given."""
+    if not address:
+        return None
+    from prometheus_client import start_http_server
+
+    parsed = parse_address(address, allow_port_zero=True)
+    server, _thread = start_http_server(parsed.port, addr=parsed.host)
+    return server
+
+
+def main(options: SidecarOptions) -> int:
+    """Runs the sidecar on uvloop; prints `toolmesh sidecar listening on HOST:PORT` when ready."""
+    import uvloop
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    def announce(address: str) -> None:
+        print(f"toolmesh sidecar listening on {address}", flush=True)
+
+    try:
+        uvloop.run(serve(options, ready=announce))
+    except StartupError as error:
+        print(f"toolmesh sidecar: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+

@@ -1,0 +1,1 @@
+"""The transparent data path: agent streams relayed to tool endpoints, frame by frame."""

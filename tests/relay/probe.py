@@ -1,0 +1,171 @@
+"""A scripted tool for relay tests: a real grpc.aio server with raw-bytes generic handlers.
+
+Messages are `google.protobuf.BytesValue`, so the catalog can describe the service without
+generated code, and the handlers can steer each call from request metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import descriptor_pb2, wrappers_pb2
+
+from mesh.api.v1 import registry_pb2
+
+SERVICE = "probe.v1.Probe"
+UNARY = f"/{SERVICE}/Unary"
+SERVER_STREAM = f"/{SERVICE}/ServerStream"
+CLIENT_STREAM = f"/{SERVICE}/ClientStream"
+BIDI = f"/{SERVICE}/Bidi"
+HANG = f"/{SERVICE}/Hang"
+
+
+def descriptor_set() -> descriptor_pb2.FileDescriptorSet:
+    files = descriptor_pb2.FileDescriptorSet()
+    wrappers_pb2.DESCRIPTOR.CopyToProto(files.file.add())
+    proto = files.file.add()
+    proto.name = "probe/v1/probe.proto"
+    proto.package = "probe.v1"
+    proto.syntax = "proto3"
+    proto.dependency.append("google/protobuf/wrappers.proto")
+    service = proto.service.add()
+    service.name = "Probe"
+    for name, client_streaming, server_streaming in (
+        ("Unary", False, False),
+        ("ServerStream", False, True),
+        ("ClientStream", True, False),
+        ("Bidi", True, True),
+        ("Hang", False, False),
+    ):
+        method = service.method.add()
+        method.name = name
+        method.input_type = ".google.protobuf.BytesValue"
+        method.output_type = ".google.protobuf.BytesValue"
+        method.client_streaming = client_streaming
+        method.server_streaming = server_streaming
+    return files
+
+
+def tool_state(name: str, addresses: list[str]) -> registry_pb2.ToolState:
+    tool = registry_pb2.Tool(name=name, descriptors=descriptor_set())
+    for address in addresses:
+        tool.endpoints.add(address=address)
+    return registry_pb2.ToolState(tool=tool)
+
+
+def _pack(data: bytes) -> bytes:
+    return wrappers_pb2.BytesValue(value=data).SerializeToString()
+
+
+def _unpack(raw: bytes) -> bytes:
+    return wrappers_pb2.BytesValue.FromString(raw).value
+
+
+@dataclass
+class ProbeState:
+    """What the probe observed, for assertions."""
+
+    calls: int = 0
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    time_remaining: list[float | None] = field(default_factory=list)
+    metadata: list[tuple[tuple[str, str | bytes], ...]] = field(default_factory=list)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)  # ServerStream waits per message
+    sent: int = 0
+
+
+class Probe:
+    def __init__(self, label: str = "probe") -> None:
+        self.label = label
+        self.state = ProbeState()
+
+    def _observe(self, context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
+        self.state.calls += 1
+        self.state.time_remaining.append(context.time_remaining())
+        metadata = tuple(context.invocation_metadata() or ())
+        self.state.metadata.append(metadata)
+        echoed = tuple((k, v) for k, v in metadata if k.startswith("x-"))
+        return dict(echoed) | {"__echo__": echoed}  # type: ignore[dict-item]
+
+    async def _finish(self, context: grpc.aio.ServicerContext, md: dict) -> None:  # type: ignore[type-arg]
+        echoed = md["__echo__"]
+        if echoed:
+            await context.send_initial_metadata(echoed)
+            context.set_trailing_metadata(echoed)
+        code = md.get("x-status")
+        if code:
+            message = md.get("x-message-bin", b"")
+            assert isinstance(message, bytes)
+            await context.abort(grpc.StatusCode[str(code)], message.decode())
+
+    async def unary(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        md = self._observe(context)
+        if "x-compress" in md:
+            context.set_compression(grpc.Compression.Gzip)
+        size = md.get("x-response-size")
+        await self._finish(context, md)
+        if size:
+            return _pack(b"r" * int(size))
+        return _pack(self.label.encode() + b":" + _unpack(request))
+
+    async def server_stream(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        md = self._observe(context)
+        count = int(md.get("x-count", "3"))
+        size = int(md.get("x-size", "10"))
+        gated = "x-gated" in md
+        await self._finish(context, md)
+        for index in range(count):
+            if gated:
+                await self.state.gate.wait()
+                self.state.gate.clear()
+            self.state.sent = index + 1
+            yield _pack(bytes([index % 256]) * size)
+
+    async def client_stream(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        md = self._observe(context)
+        parts = [_unpack(r) async for r in requests]
+        await self._finish(context, md)
+        return _pack(b"|".join(parts))
+
+    async def bidi(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        md = self._observe(context)
+        await self._finish(context, md)
+        async for request in requests:
+            yield _pack(b"echo:" + _unpack(request))
+
+    async def hang(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        self._observe(context)
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.state.cancelled.set()
+            raise
+        return b""
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        identity = None
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "Unary": grpc.unary_unary_rpc_method_handler(self.unary, identity, identity),
+                "ServerStream": grpc.unary_stream_rpc_method_handler(self.server_stream, identity, identity),
+                "ClientStream": grpc.stream_unary_rpc_method_handler(self.client_stream, identity, identity),
+                "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi, identity, identity),
+                "Hang": grpc.unary_unary_rpc_method_handler(self.hang, identity, identity),
+            },
+        )
+
+
+MAX_MESSAGE = 64 << 20
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+
+
+async def start_probe(label: str = "probe") -> tuple[grpc.aio.Server, str, Probe]:
+    probe = Probe(label)
+    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    server.add_generic_rpc_handlers((probe.handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, f"127.0.0.1:{port}", probe

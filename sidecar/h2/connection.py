@@ -30,6 +30,8 @@ from sidecar.h2.settings import DEFAULT_WINDOW, LocalSettings, PeerSettings
 
 log = logging.getLogger("toolmesh.h2")
 
+LINGER_S = 1.0  # how long input is drained after a connection error before closing
+
 
 class WriteBatch:
     """Connections with frames not yet written; `flush()` writes each one once."""
@@ -108,6 +110,7 @@ class H2Connection(asyncio.Protocol):
         self.goaway_sent = False
         self.goaway_received = False
         self.closed = False
+        self.lingering = False
         self._preface_pending = not self.client
         self._settings_seen = False
         # An unfinished header block: (stream id, flags of the HEADERS frame, fragments, size).
@@ -271,7 +274,23 @@ class H2Connection(asyncio.Protocol):
         self.goaway_sent = True
         if code != ErrorCode.NO_ERROR:
             self.write_out()
-            self.abort_connection(f"sent GOAWAY {ErrorCode(code).name}: {message}")
+            self._linger(f"sent GOAWAY {ErrorCode(code).name}: {message}")
+
+    def _linger(self, reason: str) -> None:
+        """Ends the connection after a connection error without losing the GOAWAY.
+
+        Closing a socket with unread input makes the kernel send a TCP reset, which can
+        destroy the GOAWAY before the peer reads it. So input is discarded for a moment
+        (a "lingering close") and the socket closed afterwards; the streams end now.
+        """
+        self.lingering = True
+        transport = self.transport
+        self.connection_lost(None)
+        if transport is not None:
+            if transport.can_write_eof():
+                transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+        log.debug("%s: closing: %s", self.describe(), reason)
 
     def last_peer_stream_id(self) -> int:
         return 0
@@ -284,6 +303,8 @@ class H2Connection(asyncio.Protocol):
         self.send_preamble()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return
         try:
             if self._preface_pending:
                 data = self._take_preface(data)
@@ -493,8 +514,9 @@ class H2Connection(asyncio.Protocol):
 
     def abort_connection(self, reason: str) -> None:
         log.debug("%s: closing: %s", self.describe(), reason)
+        self.write_out()  # frames of this very event (e.g. a last stream's trailers)
         if self.transport is not None:
-            self.transport.close()  # writes what is buffered (the GOAWAY), then closes
+            self.transport.close()  # writes what the transport buffered, then closes
         self.connection_lost(None)
 
     # ---------------------------------------------------------------- hooks

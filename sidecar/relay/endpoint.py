@@ -40,11 +40,13 @@ class EndpointConnection(H2Connection):
             return 0
         return self.peer.max_concurrent_streams - len(self.streams)
 
-    def connection_made(self, transport: object) -> None:
-        super().connection_made(transport)  # type: ignore[arg-type]
-        self.connected = True
-        self.pool.connection_ready(self)
-        self.batch.flush()
+    def on_settings(self) -> None:
+        # Streams are opened only once the endpoint's SETTINGS are known: before that its
+        # SETTINGS_MAX_CONCURRENT_STREAMS is unknown, and opening too many gets them refused
+        # (or the connection cut). It costs one round trip, once per connection.
+        if not self.connected:
+            self.connected = True
+            self.pool.connection_ready(self)
 
     def check_known_stream(self, stream_id: int, what: str) -> None:
         if stream_id >= self.next_stream_id or stream_id % 2 == 0:

@@ -47,8 +47,6 @@ class EndpointPool:
         if len(self.waiting) >= MAX_WAITING:
             return False
         self.waiting.append(call)
-        if len(self.connections) < self.size and not any(not c.connected for c in self.connections):
-            self._connect()
         return True
 
     def cancel(self, call: Call) -> None:
@@ -59,11 +57,16 @@ class EndpointPool:
             pass
 
     def _pick(self) -> EndpointConnection | None:
-        """The next connection with room, round robin; opens another while below `size`."""
+        """The next connection with room, round robin.
+
+        Opens another connection while fewer than `size` are usable (draining ones do not
+        count) and every usable one is busy, one dial at a time.
+        """
         ready = [c for c in self.connections if c.capacity > 0]
-        if len(self.connections) < self.size and (not ready or all(c.streams for c in ready)):
-            if not any(not c.connected for c in self.connections):
-                self._connect()
+        usable = [c for c in self.connections if not c.draining and not c.closed]
+        dialing = any(not c.connected for c in usable)
+        if len(usable) < self.size and not dialing and (not ready or all(c.streams for c in ready)):
+            self._connect()
         if not ready:
             return None
         self._next = (self._next + 1) % len(ready)
@@ -120,18 +123,12 @@ class EndpointPool:
 
     def connection_draining(self, connection: EndpointConnection) -> None:
         # New calls go to a fresh connection; in-flight ones finish on the old one.
-        if self.waiting:
-            self._dispatch_waiting()
-            if self.waiting and len([c for c in self.connections if not c.draining]) < self.size:
-                self._connect()
+        self._dispatch_waiting()
 
     def connection_closed(self, connection: EndpointConnection) -> None:
         if connection in self.connections:
             self.connections.remove(connection)
-        if self.waiting:
-            self._dispatch_waiting()
-            if self.waiting and len(self.connections) < self.size:
-                self._connect()
+        self._dispatch_waiting()
 
     @property
     def active_streams(self) -> int:

@@ -33,6 +33,16 @@ class Tree:
 
 TREES = [
     Tree(REPO / "proto", "toolmesh/v1", REPO / "mesh" / "api" / "v1"),
+    Tree(
+        REPO / "examples" / "tools" / "proto",
+        "echo/v1",
+        REPO / "examples" / "tools" / "gen" / "echo" / "v1",
+    ),
+    Tree(
+        REPO / "examples" / "tools" / "proto",
+        "support/v1",
+        REPO / "examples" / "tools" / "gen" / "support" / "v1",
+    ),
 ]
 
 

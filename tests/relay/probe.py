@@ -7,6 +7,7 @@ generated code, and the handlers can steer each call from request metadata.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -71,6 +72,7 @@ class ProbeState:
     calls: int = 0
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     time_remaining: list[float | None] = field(default_factory=list)
+    deadlines: list[float | None] = field(default_factory=list)  # time.monotonic() clock
     metadata: list[tuple[tuple[str, str | bytes], ...]] = field(default_factory=list)
     gate: asyncio.Event = field(default_factory=asyncio.Event)  # ServerStream waits per message
     sent: int = 0
@@ -83,7 +85,9 @@ class Probe:
 
     def _observe(self, context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
         self.state.calls += 1
-        self.state.time_remaining.append(context.time_remaining())
+        remaining = context.time_remaining()
+        self.state.time_remaining.append(remaining)
+        self.state.deadlines.append(None if remaining is None else time.monotonic() + remaining)
         metadata = tuple(context.invocation_metadata() or ())
         self.state.metadata.append(metadata)
         echoed = tuple((k, v) for k, v in metadata if k.startswith("x-"))

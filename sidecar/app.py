@@ -42,7 +42,9 @@ async def serve(
     if listen.is_unix:
         raise StartupError("--listen must be HOST:PORT (agents connect over TCP)")
     if options.max_message_bytes < 1024:
-        raise StartupError(f"--max-message-bytes must be at least 1024 (got {options.max_message_bytes})")
+        raise StartupError(
+            f"--max-message-bytes must be at least 1024 (got {options.max_message_bytes})"
+        )
 
     holder = CatalogHolder()
     watcher = RegistryWatcher(holder, options.registry, options.cache, options.token)
@@ -57,14 +59,18 @@ async def serve(
         host, port = await relay.start(listen.host, listen.port)
     except OSError as error:
         await watcher.stop()
-        raise StartupError(f"cannot listen on {options.listen}: {error.strerror or error}") from None
+        raise StartupError(
+            f"cannot listen on {options.listen}: {error.strerror or error}"
+        ) from None
     bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     relay.listen_hint = bound
     internal_server, internal_address = await start_internal_server(holder, bound)
     relay.internal_address = parse_address(internal_address)
 
     def on_catalog(catalog: Catalog) -> None:
-        relay.forget_endpoints({address for entry in catalog.tools.values() for address in entry.endpoints})
+        relay.forget_endpoints(
+            {address for entry in catalog.tools.values() for address in entry.endpoints}
+        )
 
     holder.listeners.append(on_catalog)
     metrics_server = _start_metrics(options.metrics_listen)
@@ -121,4 +127,3 @@ def main(options: SidecarOptions) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
-

@@ -171,10 +171,16 @@ class H2Connection(asyncio.Protocol):
                 stream.local_ended = True
             return
         size = len(payload)
-        if size <= stream.send_window and size <= self.send_window and size <= self.peer.max_frame_size:
+        if (
+            size <= stream.send_window
+            and size <= self.send_window
+            and size <= self.peer.max_frame_size
+        ):
             self.send_window -= size
             stream.send_window -= size
-            self.write(f.frame_header(size, f.DATA, f.FLAG_END_STREAM if end_stream else 0, stream.id))
+            self.write(
+                f.frame_header(size, f.DATA, f.FLAG_END_STREAM if end_stream else 0, stream.id)
+            )
             if size:
                 self.write(payload)
             if credit and stream.partner is not None:
@@ -328,14 +334,18 @@ class H2Connection(asyncio.Protocol):
             self._preface_buffer = buffered
             return b""
         if not buffered.startswith(f.PREFACE):
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "invalid connection preface (not HTTP/2?)")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, "invalid connection preface (not HTTP/2?)"
+            )
         self._preface_pending = False
         return buffered[len(f.PREFACE) :]
 
     def _dispatch(self, frame: f.Frame) -> None:
         type_ = frame.type
         if self._block is not None and type_ != f.CONTINUATION:
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "header block interrupted by another frame")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, "header block interrupted by another frame"
+            )
         if not self._settings_seen and type_ != f.SETTINGS:
             # §3.4: the peer's preface ends with a SETTINGS frame, before anything else.
             raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "first frame is not SETTINGS")
@@ -366,14 +376,18 @@ class H2Connection(asyncio.Protocol):
             self.goaway_received = True
             self.on_goaway(last, code, debug)
         elif type_ == f.PUSH_PROMISE:
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE received with push disabled")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE received with push disabled"
+            )
         # PRIORITY and unknown frame types are ignored (§5.3.2, §5.5).
 
     def _on_data_frame(self, frame: f.Frame) -> None:
         size = frame.flow_length
         self.recv_window -= size
         if self.recv_window < 0:
-            raise ConnectionError_(ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window")
+            raise ConnectionError_(
+                ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the connection window"
+            )
         stream = self.streams.get(frame.stream_id)
         if stream is None or stream.reset:
             self.check_known_stream(frame.stream_id, "DATA")
@@ -386,7 +400,9 @@ class H2Connection(asyncio.Protocol):
         stream.recv_window -= size
         if stream.recv_window < 0:
             self.consumed_connection_only(size)
-            self.stream_error(stream, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window")
+            self.stream_error(
+                stream, ErrorCode.FLOW_CONTROL_ERROR, "peer exceeded the stream window"
+            )
             return
         payload = frame.payload
         padding = size - len(payload)
@@ -415,7 +431,9 @@ class H2Connection(asyncio.Protocol):
 
     def _on_continuation(self, frame: f.Frame) -> None:
         if self._block is None or self._block[0] != frame.stream_id:
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without a header block in progress")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, "CONTINUATION without a header block in progress"
+            )
         stream_id, flags, fragments, size = self._block
         size += len(frame.payload)
         self._check_block_size(size)
@@ -429,7 +447,10 @@ class H2Connection(asyncio.Protocol):
     def _check_block_size(self, size: int) -> None:
         if size > self.local.header_block_limit:
             # Guards against CONTINUATION floods: a header block may not grow without bound.
-            raise ConnectionError_(ErrorCode.ENHANCE_YOUR_CALM, f"header block larger than {self.local.header_block_limit} bytes")
+            raise ConnectionError_(
+                ErrorCode.ENHANCE_YOUR_CALM,
+                f"header block larger than {self.local.header_block_limit} bytes",
+            )
 
     def _header_block(self, stream_id: int, flags: int, block: bytes) -> None:
         # Decode first, always: the HPACK state must follow every block, even refused ones.
@@ -438,9 +459,9 @@ class H2Connection(asyncio.Protocol):
         try:
             self.on_headers(stream_id, headers, end_stream)
         except StreamError as error:
-            stream = self.streams.get(error.stream_id)
-            if stream is not None:
-                self.stream_error(stream, error.code, str(error))
+            refused = self.streams.get(error.stream_id)
+            if refused is not None:
+                self.stream_error(refused, error.code, str(error))
             else:
                 self.write(f.rst_stream_frame(error.stream_id, error.code))
 
@@ -448,7 +469,9 @@ class H2Connection(asyncio.Protocol):
         increment = f.parse_u32(frame.payload) & f.MAX_WINDOW
         if frame.stream_id == 0:
             if increment == 0:
-                raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0 on the connection")
+                raise ConnectionError_(
+                    ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0 on the connection"
+                )
             self.send_window += increment
             if self.send_window > f.MAX_WINDOW:
                 raise ConnectionError_(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow")
@@ -457,10 +480,11 @@ class H2Connection(asyncio.Protocol):
                 if stream.pending and not stream.reset:
                     self._drain(stream)
             return
-        stream = self.streams.get(frame.stream_id)
-        if stream is None:
+        target = self.streams.get(frame.stream_id)
+        if target is None:
             self.check_known_stream(frame.stream_id, "WINDOW_UPDATE")
             return
+        stream = target
         if increment == 0:
             self.stream_error(stream, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
             return
@@ -484,7 +508,9 @@ class H2Connection(asyncio.Protocol):
             for stream in self.streams.values():
                 stream.send_window += delta_total
                 if stream.send_window > f.MAX_WINDOW:
-                    raise ConnectionError_(ErrorCode.FLOW_CONTROL_ERROR, "SETTINGS made a stream window overflow")
+                    raise ConnectionError_(
+                        ErrorCode.FLOW_CONTROL_ERROR, "SETTINGS made a stream window overflow"
+                    )
             if delta_total > 0:
                 for stream in list(self.streams.values()):
                     if stream.pending and not stream.reset:

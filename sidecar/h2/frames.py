@@ -51,7 +51,9 @@ class Frame:
 
     __slots__ = ("flags", "flow_length", "payload", "stream_id", "type")
 
-    def __init__(self, type_: int, flags: int, stream_id: int, payload: bytes, flow_length: int) -> None:
+    def __init__(
+        self, type_: int, flags: int, stream_id: int, payload: bytes, flow_length: int
+    ) -> None:
         self.type = type_
         self.flags = flags
         self.stream_id = stream_id
@@ -59,7 +61,10 @@ class Frame:
         self.flow_length = flow_length
 
     def __repr__(self) -> str:
-        return f"Frame(type={self.type}, flags={self.flags:#x}, stream={self.stream_id}, len={len(self.payload)})"
+        return (
+            f"Frame(type={self.type}, flags={self.flags:#x}, stream={self.stream_id},"
+            f" len={len(self.payload)})"
+        )
 
 
 class FrameParser:
@@ -88,7 +93,8 @@ class FrameParser:
                 if length > self.max_frame_size:
                     raise ConnectionError_(
                         ErrorCode.FRAME_SIZE_ERROR,
-                        f"frame of {length} bytes exceeds the maximum frame size {self.max_frame_size}",
+                        f"frame of {length} bytes exceeds the maximum frame size"
+                        f" {self.max_frame_size}",
                     )
                 start = position + HEADER_LENGTH
                 if end - start < length:
@@ -103,20 +109,26 @@ class FrameParser:
 def _checked(type_: int, flags: int, stream_id: int, payload: bytes) -> Frame:
     """Validates the frame layer's rules (§6) and strips padding/priority fields."""
     length = len(payload)
-    if type_ == DATA or type_ == HEADERS:
+    if type_ in (DATA, HEADERS):
         if stream_id == 0:
             raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, f"{_NAMES[type_]} frame on stream 0")
         body = payload
         if flags & FLAG_PADDED:
             if length < 1:
-                raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "padded frame without a pad length")
+                raise ConnectionError_(
+                    ErrorCode.FRAME_SIZE_ERROR, "padded frame without a pad length"
+                )
             pad = payload[0]
             if pad >= length:
-                raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "padding exceeds the frame payload")
+                raise ConnectionError_(
+                    ErrorCode.PROTOCOL_ERROR, "padding exceeds the frame payload"
+                )
             body = payload[1 : length - pad]
         if type_ == HEADERS and flags & FLAG_PRIORITY:
             if len(body) < 5:
-                raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "HEADERS priority fields truncated")
+                raise ConnectionError_(
+                    ErrorCode.FRAME_SIZE_ERROR, "HEADERS priority fields truncated"
+                )
             body = body[5:]
         return Frame(type_, flags, stream_id, body, length)
     if type_ == CONTINUATION:
@@ -128,10 +140,14 @@ def _checked(type_: int, flags: int, stream_id: int, payload: bytes) -> Frame:
         if flags & FLAG_ACK and length:
             raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload")
         if length % 6:
-            raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS payload not a multiple of 6")
+            raise ConnectionError_(
+                ErrorCode.FRAME_SIZE_ERROR, "SETTINGS payload not a multiple of 6"
+            )
     elif type_ == WINDOW_UPDATE:
         if length != 4:
-            raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes")
+            raise ConnectionError_(
+                ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes"
+            )
     elif type_ == RST_STREAM:
         if stream_id == 0:
             raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "RST_STREAM frame on stream 0")
@@ -146,7 +162,9 @@ def _checked(type_: int, flags: int, stream_id: int, payload: bytes) -> Frame:
         if stream_id != 0:
             raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "GOAWAY frame on a stream")
         if length < 8:
-            raise ConnectionError_(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY payload shorter than 8 bytes")
+            raise ConnectionError_(
+                ErrorCode.FRAME_SIZE_ERROR, "GOAWAY payload shorter than 8 bytes"
+            )
     elif type_ == PRIORITY:
         if stream_id == 0:
             raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, "PRIORITY frame on stream 0")
@@ -175,7 +193,9 @@ def frame_header(length: int, type_: int, flags: int, stream_id: int) -> bytes:
 
 
 def data_frame(stream_id: int, payload: bytes, end_stream: bool = False) -> bytes:
-    return frame_header(len(payload), DATA, FLAG_END_STREAM if end_stream else 0, stream_id) + payload
+    return (
+        frame_header(len(payload), DATA, FLAG_END_STREAM if end_stream else 0, stream_id) + payload
+    )
 
 
 def headers_frames(stream_id: int, block: bytes, end_stream: bool, max_frame_size: int) -> bytes:
@@ -187,7 +207,9 @@ def headers_frames(stream_id: int, block: bytes, end_stream: bool, max_frame_siz
     out = [frame_header(len(parts[0]), HEADERS, end_flag, stream_id), parts[0]]
     for index, part in enumerate(parts[1:], start=2):
         last = index == len(parts)
-        out.append(frame_header(len(part), CONTINUATION, FLAG_END_HEADERS if last else 0, stream_id))
+        out.append(
+            frame_header(len(part), CONTINUATION, FLAG_END_HEADERS if last else 0, stream_id)
+        )
         out.append(part)
     return b"".join(out)
 

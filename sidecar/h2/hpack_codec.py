@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hpack
 from hpack.exceptions import HPACKError, OversizedHeaderListError
-from hpack.table import HeaderTable
 from hpack.struct import NeverIndexedHeaderTuple
+from hpack.table import HeaderTable
 
 from sidecar.h2.errors import ConnectionError_, ErrorCode
 
@@ -45,12 +45,18 @@ class HeaderDecoder:
         try:
             headers = self._decoder.decode(block, raw=True)
         except OversizedHeaderListError as error:
-            raise ConnectionError_(ErrorCode.ENHANCE_YOUR_CALM, f"header list too large: {error}") from None
+            raise ConnectionError_(
+                ErrorCode.ENHANCE_YOUR_CALM, f"header list too large: {error}"
+            ) from None
         except HPACKError as error:
-            raise ConnectionError_(ErrorCode.COMPRESSION_ERROR, f"malformed header block: {error}") from None
+            raise ConnectionError_(
+                ErrorCode.COMPRESSION_ERROR, f"malformed header block: {error}"
+            ) from None
         except (IndexError, ValueError) as error:  # truncated integers in hpack's parser
-            raise ConnectionError_(ErrorCode.COMPRESSION_ERROR, f"malformed header block: {error}") from None
-        return headers  # type: ignore[no-any-return]
+            raise ConnectionError_(
+                ErrorCode.COMPRESSION_ERROR, f"malformed header block: {error}"
+            ) from None
+        return headers  # type: ignore[return-value]  # raw=True: a list of byte pairs
 
 
 def _encode_integer(value: int, prefix_bits: int, first_byte: int) -> bytes:
@@ -106,7 +112,9 @@ class HeaderEncoder:
         for header in headers:
             encoded = cache.get(header)
             if encoded is None:
-                encoded = encode_field(header[0], header[1], isinstance(header, NeverIndexedHeaderTuple))
+                encoded = encode_field(
+                    header[0], header[1], isinstance(header, NeverIndexedHeaderTuple)
+                )
                 if len(header[1]) <= 128:  # long values are rarely repeated; don't pin them
                     if len(cache) >= self._max_cached:
                         cache.clear()

@@ -66,17 +66,23 @@ class PeerSettings:
         """Applies one parameter; returns the change of the initial window when it changed."""
         if key == INITIAL_WINDOW_SIZE:
             if value > MAX_WINDOW:
-                raise ConnectionError_(ErrorCode.FLOW_CONTROL_ERROR, f"SETTINGS_INITIAL_WINDOW_SIZE {value} too large")
+                raise ConnectionError_(
+                    ErrorCode.FLOW_CONTROL_ERROR, f"SETTINGS_INITIAL_WINDOW_SIZE {value} too large"
+                )
             delta = value - self.initial_window
             self.initial_window = value
             return delta
         if key == MAX_FRAME_SIZE:
             if not DEFAULT_MAX_FRAME_SIZE <= value <= MAX_MAX_FRAME_SIZE:
-                raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, f"SETTINGS_MAX_FRAME_SIZE {value} out of range")
+                raise ConnectionError_(
+                    ErrorCode.PROTOCOL_ERROR, f"SETTINGS_MAX_FRAME_SIZE {value} out of range"
+                )
             self.max_frame_size = value
         elif key == ENABLE_PUSH:
             if value > 1:
-                raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, f"SETTINGS_ENABLE_PUSH {value} is not 0 or 1")
+                raise ConnectionError_(
+                    ErrorCode.PROTOCOL_ERROR, f"SETTINGS_ENABLE_PUSH {value} is not 0 or 1"
+                )
             self.enable_push = bool(value)
         elif key == MAX_CONCURRENT_STREAMS:
             self.max_concurrent_streams = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sidecar.h2.connection import H2Connection, Stream, WriteBatch
@@ -27,10 +28,12 @@ class ResetBudget:
 
     __slots__ = ("_clock", "_last", "_tokens", "burst", "rate")
 
-    def __init__(self, burst: float = 200.0, rate: float = 100.0, clock: type[time] | None = None) -> None:
+    def __init__(
+        self, burst: float = 200.0, rate: float = 100.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.burst = burst
         self.rate = rate
-        self._clock = time.monotonic if clock is None else clock.monotonic
+        self._clock = clock
         self._tokens = burst
         self._last = self._clock()
 
@@ -80,12 +83,16 @@ class AgentConnection(H2Connection):
         if stream is not None:
             # A second header block on a request stream: request trailers (must end the stream).
             if not end_stream:
-                raise StreamError(stream_id, ErrorCode.PROTOCOL_ERROR, "request trailers without END_STREAM")
+                raise StreamError(
+                    stream_id, ErrorCode.PROTOCOL_ERROR, "request trailers without END_STREAM"
+                )
             stream.remote_ended = True
             self.relay.request_trailers(stream.call, headers)
             return
         if stream_id % 2 == 0 or stream_id <= self.last_stream_id:
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, f"HEADERS on invalid or closed stream {stream_id}")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, f"HEADERS on invalid or closed stream {stream_id}"
+            )
         self.last_stream_id = stream_id
         if self.goaway_sent:
             return  # §6.8: streams above the GOAWAY's last id are ignored

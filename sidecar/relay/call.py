@@ -27,6 +27,7 @@ class Call:
 
     __slots__ = (
         "deadline",
+        "delayed",
         "down",
         "endpoint",
         "headers",
@@ -43,7 +44,15 @@ class Call:
         "up",
     )
 
-    def __init__(self, down: Stream, headers: HeaderList, path: str, tool: str, deadline: float | None, limit: int) -> None:
+    def __init__(
+        self,
+        down: Stream,
+        headers: HeaderList,
+        path: str,
+        tool: str,
+        deadline: float | None,
+        limit: int,
+    ) -> None:
         self.down = down
         self.up: Stream | None = None
         self.headers = headers
@@ -52,6 +61,7 @@ class Call:
         self.tool = tool
         self.deadline = deadline  # loop time when the agent's grpc-timeout runs out
         self.endpoint: Address | None = None
+        self.delayed = False  # waited for a connection or a stream: grpc-timeout is recomputed
         self.tried: list[str] = []  # "address: reason" of endpoints that failed this call
         self.request: list[tuple[Any, bool, int]] = []
         self.request_bytes = 0

@@ -50,7 +50,9 @@ class EndpointConnection(H2Connection):
 
     def check_known_stream(self, stream_id: int, what: str) -> None:
         if stream_id >= self.next_stream_id or stream_id % 2 == 0:
-            raise ConnectionError_(ErrorCode.PROTOCOL_ERROR, f"{what} on stream {stream_id}, never opened")
+            raise ConnectionError_(
+                ErrorCode.PROTOCOL_ERROR, f"{what} on stream {stream_id}, never opened"
+            )
 
     def open_stream(self, call: Call) -> Stream:
         """Allocates the next stream id for `call`; the caller sends its headers at once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from typing import TYPE_CHECKING
@@ -27,7 +28,9 @@ MAX_WAITING = 10_000
 class EndpointPool:
     """Up to `size` connections to `address`; spreads calls over those with room."""
 
-    def __init__(self, relay: Relay, address: Address, batch: WriteBatch, local: LocalSettings, size: int) -> None:
+    def __init__(
+        self, relay: Relay, address: Address, batch: WriteBatch, local: LocalSettings, size: int
+    ) -> None:
         self.relay = relay
         self.address = address
         self.batch = batch
@@ -46,15 +49,14 @@ class EndpointPool:
             return True
         if len(self.waiting) >= MAX_WAITING:
             return False
+        call.delayed = True
         self.waiting.append(call)
         return True
 
     def cancel(self, call: Call) -> None:
         """Forgets a waiting call (its agent went away)."""
-        try:
+        with contextlib.suppress(ValueError):
             self.waiting.remove(call)
-        except ValueError:
-            pass
 
     def _pick(self) -> EndpointConnection | None:
         """The next connection with room, round robin.
@@ -85,10 +87,16 @@ class EndpointPool:
             if self.address.is_unix:
                 connect = loop.create_unix_connection(lambda: connection, self.address.unix_path)
             else:
-                connect = loop.create_connection(lambda: connection, self.address.host, self.address.port)
+                connect = loop.create_connection(
+                    lambda: connection, self.address.host, self.address.port
+                )
             await asyncio.wait_for(connect, CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as error:
-            reason = "connect timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+            reason = (
+                "connect timed out"
+                if isinstance(error, TimeoutError)
+                else (error.strerror or str(error))
+            )
             self._connect_failed(connection, reason)
         finally:
             self.batch.flush()

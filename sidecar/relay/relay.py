@@ -96,7 +96,9 @@ class Relay:
             finished = True
         except TimeoutError:
             finished = False
-            log.warning("%d calls still in flight after the %.1fs grace period", self.active_calls, grace_s)
+            log.warning(
+                "%d calls still in flight after the %.1fs grace period", self.active_calls, grace_s
+            )
         for agent in list(self.agents):
             agent.abort_connection("sidecar stopped")
         for pool in self.pools.values():
@@ -137,16 +139,23 @@ class Relay:
         path_text = path.decode("utf-8", "replace")
         service = path_text[1:].partition("/")[0]
         if service in self.internal_services and self.internal_address is not None:
-            tool, endpoints = SIDECAR_TOOL, (self.internal_address,)
+            tool = SIDECAR_TOOL
+            endpoints: tuple[Address, ...] = (self.internal_address,)
         else:
             catalog = self.holder.catalog
             entry = catalog.by_path.get(path_text)
             if entry is None:
-                self._answer(down, Code.UNIMPLEMENTED, self._unknown_method_message(path_text, service))
+                self._answer(
+                    down, Code.UNIMPLEMENTED, self._unknown_method_message(path_text, service)
+                )
                 return
             tool, endpoints = entry.name, entry.endpoints
             if not endpoints:
-                self._answer(down, Code.UNAVAILABLE, f"tool {tool!r} has no endpoints registered (method {path_text})")
+                self._answer(
+                    down,
+                    Code.UNAVAILABLE,
+                    f"tool {tool!r} has no endpoints registered (method {path_text})",
+                )
                 return
         deadline = time.monotonic() + timeout if timeout is not None else None
         call = Call(down, headers, path_text, tool, deadline, self.max_message_bytes)
@@ -158,9 +167,13 @@ class Relay:
 
     def _unknown_method_message(self, path: str, service: str) -> str:
         entry = self.holder.catalog.by_service.get(service)
-        hint = f"list the registered tools with `toolmesh tools --sidecar {self.listen_hint or 'SIDECAR'}`"
+        sidecar = self.listen_hint or "SIDECAR"
+        hint = f"list the registered tools with `toolmesh tools --sidecar {sidecar}`"
         if entry is not None:
-            return f"method {path} not found: tool {entry.name!r} serves {service} but not this method; {hint}"
+            return (
+                f"method {path} not found: tool {entry.name!r} serves {service}"
+                f" but not this method; {hint}"
+            )
         if not service:
             return f"malformed :path {path!r}; expected /package.Service/Method"
         return f"service {service} is not registered with this sidecar; {hint}"
@@ -171,7 +184,9 @@ class Relay:
         candidates = [e for e in endpoints if str(e) not in tried] or []
         if not candidates:
             detail = "; ".join(call.tried) or "no endpoints"
-            self.fail(call, Code.UNAVAILABLE, f"tool {call.tool!r}: no reachable endpoint ({detail})")
+            self.fail(
+                call, Code.UNAVAILABLE, f"tool {call.tool!r}: no reachable endpoint ({detail})"
+            )
             return
         index = self._round_robin.get(call.tool, 0)
         self._round_robin[call.tool] = index + 1
@@ -179,10 +194,16 @@ class Relay:
         call.endpoint = address
         pool = self.pools.get(address)
         if pool is None:
-            pool = EndpointPool(self, address, self.batch, self.endpoint_settings, self.upstream_connections)
+            pool = EndpointPool(
+                self, address, self.batch, self.endpoint_settings, self.upstream_connections
+            )
             self.pools[address] = pool
         if not pool.submit(call):
-            self.fail(call, Code.RESOURCE_EXHAUSTED, f"tool {call.tool!r}: too many calls waiting for {address}")
+            self.fail(
+                call,
+                Code.RESOURCE_EXHAUSTED,
+                f"tool {call.tool!r}: too many calls waiting for {address}",
+            )
 
     def _endpoints_of(self, call: Call) -> tuple[Address, ...]:
         if call.tool == SIDECAR_TOOL and self.internal_address is not None:
@@ -200,10 +221,13 @@ class Relay:
         call.down.partner = up
         call.up = up
         headers = call.headers
-        if call.deadline is not None and call.tried:
-            headers = self._with_remaining_timeout(call)
-            if headers is None:
+        if call.deadline is not None and (call.delayed or call.tried):
+            # Time spent here must come off the tool's budget: its deadline may not end
+            # later than the agent's.
+            adjusted = self._with_remaining_timeout(call)
+            if adjusted is None:
                 return
+            headers = adjusted
         connection.send_headers(up, headers, call.headers_end)
         request = call.request
         for item, end_stream, credit in request:
@@ -213,7 +237,9 @@ class Relay:
                 connection.send_data(up, item, end_stream, credit)
         if call.replayable:
             # Kept for a replay; already credited, so a second send credits nothing.
-            call.request = [(item, end, 0 if credit > 0 else credit) for item, end, credit in request]
+            call.request = [
+                (item, end, 0 if credit > 0 else credit) for item, end, credit in request
+            ]
         else:
             call.request = []
 
@@ -222,7 +248,11 @@ class Relay:
         assert call.deadline is not None
         remaining = call.deadline - time.monotonic()
         if remaining <= 0:
-            self.fail(call, Code.DEADLINE_EXCEEDED, f"deadline exceeded before {call.path} reached tool {call.tool!r}")
+            self.fail(
+                call,
+                Code.DEADLINE_EXCEEDED,
+                f"deadline exceeded before {call.path} reached tool {call.tool!r}",
+            )
             return None
         value = format_timeout(remaining)
         return [(n, value) if n == b"grpc-timeout" else (n, v) for n, v in call.headers]
@@ -232,7 +262,11 @@ class Relay:
         try:
             call.request_scanner.feed(payload)
         except MessageTooLarge as error:
-            self._abort(call, Code.RESOURCE_EXHAUSTED, f"request to {call.path}: {error} (set by --max-message-bytes)")
+            self._abort(
+                call,
+                Code.RESOURCE_EXHAUSTED,
+                f"request to {call.path}: {error} (set by --max-message-bytes)",
+            )
             down.conn.consumed(down, len(payload))
             return
         size = len(payload)
@@ -289,7 +323,11 @@ class Relay:
             up = call.up
             if up is not None:
                 up.conn.consumed(up, len(payload))
-            self._abort(call, Code.RESOURCE_EXHAUSTED, f"response from {call.path}: {error} (set by --max-message-bytes)")
+            self._abort(
+                call,
+                Code.RESOURCE_EXHAUSTED,
+                f"response from {call.path}: {error} (set by --max-message-bytes)",
+            )
             return
         call.down.conn.send_data(call.down, payload, end_stream, len(payload))
 
@@ -312,7 +350,11 @@ class Relay:
             self._finish(call)
             return
         if not call.replayable or call.response_started:
-            self.fail(call, Code.UNAVAILABLE, f"tool {call.tool!r}: {reason}; the request was too large to resend")
+            self.fail(
+                call,
+                Code.UNAVAILABLE,
+                f"tool {call.tool!r}: {reason}; the request was too large to resend",
+            )
             return
         call.tried.append(f"{call.endpoint}: {reason}")
         if len(call.tried) > 3:
@@ -325,7 +367,9 @@ class Relay:
 
     def _dispatch_again(self, call: Call, endpoints: tuple[Address, ...]) -> None:
         remembered = call.tried
-        call.tried = [t for t in remembered if t.partition(": ")[0] not in {str(e) for e in endpoints}]
+        call.tried = [
+            t for t in remembered if t.partition(": ")[0] not in {str(e) for e in endpoints}
+        ]
         self._dispatch(call, endpoints)
         call.tried = remembered
 

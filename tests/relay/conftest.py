@@ -30,7 +30,9 @@ class Mesh:
 @pytest.fixture
 async def mesh() -> AsyncIterator[Mesh]:
     server, probe_address, probe = await start_probe()
-    holder = CatalogHolder(Catalog.build([tool_state("probe", [probe_address])], version=1, store_id="test"))
+    holder = CatalogHolder(
+        Catalog.build([tool_state("probe", [probe_address])], version=1, store_id="test")
+    )
     relay = Relay(holder, max_message_bytes=32 << 20)
     host, port = await relay.start("127.0.0.1", 0)
     address = f"{host}:{port}"

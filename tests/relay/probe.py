@@ -114,7 +114,9 @@ class Probe:
             return _pack(b"r" * int(size))
         return _pack(self.label.encode() + b":" + _unpack(request))
 
-    async def server_stream(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    async def server_stream(
+        self, request: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
         md = self._observe(context)
         count = int(md.get("x-count", "3"))
         size = int(md.get("x-size", "10"))
@@ -127,13 +129,17 @@ class Probe:
             self.state.sent = index + 1
             yield _pack(bytes([index % 256]) * size)
 
-    async def client_stream(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+    async def client_stream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
         md = self._observe(context)
         parts = [_unpack(r) async for r in requests]
         await self._finish(context, md)
         return _pack(b"|".join(parts))
 
-    async def bidi(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    async def bidi(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
         md = self._observe(context)
         await self._finish(context, md)
         async for request in requests:
@@ -154,8 +160,12 @@ class Probe:
             SERVICE,
             {
                 "Unary": grpc.unary_unary_rpc_method_handler(self.unary, identity, identity),
-                "ServerStream": grpc.unary_stream_rpc_method_handler(self.server_stream, identity, identity),
-                "ClientStream": grpc.stream_unary_rpc_method_handler(self.client_stream, identity, identity),
+                "ServerStream": grpc.unary_stream_rpc_method_handler(
+                    self.server_stream, identity, identity
+                ),
+                "ClientStream": grpc.stream_unary_rpc_method_handler(
+                    self.client_stream, identity, identity
+                ),
                 "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi, identity, identity),
                 "Hang": grpc.unary_unary_rpc_method_handler(self.hang, identity, identity),
             },
@@ -163,7 +173,10 @@ class Probe:
 
 
 MAX_MESSAGE = 64 << 20
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+]
 
 
 async def start_probe(label: str = "probe") -> tuple[grpc.aio.Server, str, Probe]:

@@ -75,7 +75,7 @@ class RawClient:
         return self.encoder.encode(headers)
 
     async def next(self, timeout: float = 5.0) -> f.Frame | None:
-        """The next frame that is not connection housekeeping (SETTINGS, PING ACK, WINDOW_UPDATE on 0)."""
+        """The next frame that is not housekeeping (SETTINGS, connection WINDOW_UPDATE)."""
         while True:
             frame = await self.frames.next(timeout)
             if frame is None:
@@ -89,7 +89,9 @@ class RawClient:
                 continue
             return frame
 
-    async def until(self, predicate: Callable[[f.Frame], bool], timeout: float = 5.0) -> list[f.Frame]:
+    async def until(
+        self, predicate: Callable[[f.Frame], bool], timeout: float = 5.0
+    ) -> list[f.Frame]:
         """Frames up to and including the first matching `predicate`."""
         seen: list[f.Frame] = []
         loop = asyncio.get_running_loop()
@@ -149,9 +151,23 @@ class RawEndpoint:
         self.writer.write(data)
 
     def respond(self, stream_id: int, body: bytes, status: int = 0) -> None:
-        self.send(f.headers_frames(stream_id, self.encoder.encode([(b":status", b"200"), (b"content-type", b"application/grpc")]), False, 16384))
+        self.send(
+            f.headers_frames(
+                stream_id,
+                self.encoder.encode([(b":status", b"200"), (b"content-type", b"application/grpc")]),
+                False,
+                16384,
+            )
+        )
         self.send(f.data_frame(stream_id, grpc_message(body)))
-        self.send(f.headers_frames(stream_id, self.encoder.encode([(b"grpc-status", str(status).encode())]), True, 16384))
+        self.send(
+            f.headers_frames(
+                stream_id,
+                self.encoder.encode([(b"grpc-status", str(status).encode())]),
+                True,
+                16384,
+            )
+        )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -165,7 +181,7 @@ class RawEndpoint:
         while True:
             try:
                 frame = await frames.next(timeout=30)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 return
             if frame is None:
                 return
@@ -174,6 +190,8 @@ class RawEndpoint:
             elif frame.type == f.HEADERS:
                 headers = decoder.decode(frame.payload, raw=True)
                 self.streams.append(frame.stream_id)
-                task = asyncio.get_running_loop().create_task(self.script(self, frame.stream_id, headers))
+                task = asyncio.get_running_loop().create_task(
+                    self.script(self, frame.stream_id, headers)
+                )
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)

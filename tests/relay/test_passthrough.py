@@ -22,7 +22,9 @@ def unpack(raw: bytes) -> bytes:
 
 
 async def test_server_streaming(mesh: Mesh) -> None:
-    call = mesh.channel.unary_stream(SERVER_STREAM)(pack(b""), metadata=(("x-count", "5"), ("x-size", "3")), timeout=5)
+    call = mesh.channel.unary_stream(SERVER_STREAM)(
+        pack(b""), metadata=(("x-count", "5"), ("x-size", "3")), timeout=5
+    )
     messages = [unpack(m) async for m in call]
     assert messages == [bytes([i]) * 3 for i in range(5)]
     assert await call.code() == grpc.StatusCode.OK
@@ -65,7 +67,9 @@ async def test_every_status_code_and_unicode_message(mesh: Mesh, code: grpc.Stat
     message = f"échec {code.name} — ツール 100%"
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await mesh.channel.unary_unary(UNARY)(
-            pack(b""), metadata=(("x-status", code.name), ("x-message-bin", message.encode())), timeout=5
+            pack(b""),
+            metadata=(("x-status", code.name), ("x-message-bin", message.encode())),
+            timeout=5,
         )
     assert raised.value.code() == code
     if code is not grpc.StatusCode.UNKNOWN:
@@ -73,13 +77,27 @@ async def test_every_status_code_and_unicode_message(mesh: Mesh, code: grpc.Stat
 
 
 async def test_upstream_deadline_is_no_later_than_the_agents(mesh: Mesh) -> None:
-    agent_deadline = time.monotonic() + 3.0
-    await mesh.channel.unary_unary(UNARY)(pack(b""), timeout=3.0)
-    tool_deadline = mesh.probe.state.deadlines[-1]
-    assert tool_deadline is not None
-    # The probe runs in this process, so both deadlines are on one clock. gRPC encodes
-    # timeouts with millisecond resolution, hence the small tolerance.
-    assert agent_deadline - 1.0 < tool_deadline <= agent_deadline + 0.002
+    """The tool's deadline ends no later than the one the agent put on the wire.
+
+    A raw client sends `grpc-timeout: 3S` at a known instant (grpc's own clients round the
+    value up by up to 10 ms, so they can't be the reference). The first call also waits for
+    the relay's connection to the tool; that wait comes off the tool's budget.
+    """
+    from sidecar.h2 import frames as f
+    from tests.relay.rawh2 import RawClient, grpc_message, request_headers
+
+    client = await RawClient.connect(mesh.address)
+    for stream_id in (1, 3):
+        sent_at = time.monotonic()
+        headers = request_headers(UNARY, [(b"grpc-timeout", b"3S")])
+        client.send(f.headers_frames(stream_id, client.block(headers), False, 16384))
+        client.send(f.data_frame(stream_id, grpc_message(b""), end_stream=True))
+        await client.until(lambda fr: bool(fr.flags & f.FLAG_END_STREAM))
+        tool_deadline = mesh.probe.state.deadlines[-1]
+        assert tool_deadline is not None
+        # Both clocks are this process's; 1 ms covers grpc's millisecond rounding.
+        assert sent_at + 2.0 < tool_deadline <= sent_at + 3.0 + 0.001
+    client.close()
 
 
 async def test_no_deadline_passes_as_none(mesh: Mesh) -> None:
@@ -116,7 +134,9 @@ async def test_large_messages_pass_unchanged(mesh: Mesh) -> None:
     payload = bytes(range(256)) * (20 * 4096)  # 20 MiB
     raw = await mesh.channel.unary_unary(UNARY)(pack(payload), timeout=30)
     assert unpack(raw) == b"probe:" + payload
-    raw = await mesh.channel.unary_unary(UNARY)(pack(b""), metadata=(("x-response-size", str(20 << 20)),), timeout=30)
+    raw = await mesh.channel.unary_unary(UNARY)(
+        pack(b""), metadata=(("x-response-size", str(20 << 20)),), timeout=30
+    )
     assert len(unpack(raw)) == 20 << 20
 
 
@@ -133,7 +153,9 @@ async def test_oversized_request_is_refused_with_a_clear_status(mesh: Mesh) -> N
 async def test_oversized_response_is_refused(mesh: Mesh) -> None:
     mesh.relay.max_message_bytes = 1 << 20
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await mesh.channel.unary_unary(UNARY)(pack(b""), metadata=(("x-response-size", str(2 << 20)),), timeout=10)
+        await mesh.channel.unary_unary(UNARY)(
+            pack(b""), metadata=(("x-response-size", str(2 << 20)),), timeout=10
+        )
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "response from /probe.v1.Probe/Unary" in (raised.value.details() or "")
 

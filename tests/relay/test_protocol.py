@@ -22,7 +22,9 @@ def is_end(frame: f.Frame) -> bool:
 
 
 async def assert_relay_still_serves(mesh: Mesh) -> None:
-    raw = await mesh.channel.unary_unary(UNARY)(wrappers_pb2.BytesValue(value=b"ok").SerializeToString(), timeout=5)
+    raw = await mesh.channel.unary_unary(UNARY)(
+        wrappers_pb2.BytesValue(value=b"ok").SerializeToString(), timeout=5
+    )
     assert wrappers_pb2.BytesValue.FromString(raw).value == b"probe:ok"
 
 
@@ -54,10 +56,15 @@ async def test_padded_headers_and_data(mesh: Mesh) -> None:
     client = await RawClient.connect(mesh.address)
     block = client.block(request_headers(UNARY))
     padded_block = bytes([7]) + block + b"\0" * 7
-    client.send(f.frame_header(len(padded_block), f.HEADERS, f.FLAG_END_HEADERS | f.FLAG_PADDED, 1) + padded_block)
+    client.send(
+        f.frame_header(len(padded_block), f.HEADERS, f.FLAG_END_HEADERS | f.FLAG_PADDED, 1)
+        + padded_block
+    )
     body = grpc_message(b"padded")
     padded_body = bytes([200]) + body + b"\0" * 200
-    client.send(f.frame_header(len(padded_body), f.DATA, f.FLAG_END_STREAM | f.FLAG_PADDED, 1) + padded_body)
+    client.send(
+        f.frame_header(len(padded_body), f.DATA, f.FLAG_END_STREAM | f.FLAG_PADDED, 1) + padded_body
+    )
     frames = await client.until(is_end)
     assert b"probe:padded" in b"".join(fr.payload for fr in frames if fr.type == f.DATA)
     client.close()
@@ -104,7 +111,7 @@ async def test_data_on_idle_stream_is_a_protocol_error(mesh: Mesh) -> None:
 async def test_continuation_flood_is_refused(mesh: Mesh) -> None:
     client = await RawClient.connect(mesh.address)
     client.send(f.frame_header(1, f.HEADERS, 0, 1) + b"\x82")
-    for _ in range(200):  # 200 × 16 KiB of never-ending header block
+    for _ in range(200):  # 200 x 16 KiB of never-ending header block
         client.send(f.frame_header(16384, f.CONTINUATION, 0, 1) + b"\x00" * 16384)
     assert goaway_code(await client.closed()) == ErrorCode.ENHANCE_YOUR_CALM
     await assert_relay_still_serves(mesh)
@@ -151,7 +158,9 @@ async def test_endpoint_max_concurrent_streams_queues_calls(mesh: Mesh) -> None:
         mesh.relay.upstream_connections = 1
         mesh.set_tools(tool_state("probe", [f"127.0.0.1:{port}"]))
         unary = mesh.channel.unary_unary(UNARY)
-        payloads = [wrappers_pb2.BytesValue(value=str(i).encode()).SerializeToString() for i in range(40)]
+        payloads = [
+            wrappers_pb2.BytesValue(value=str(i).encode()).SerializeToString() for i in range(40)
+        ]
         results = await asyncio.gather(*(unary(p, timeout=10) for p in payloads))
         assert len(results) == 40 and probe.state.calls == 40
     finally:
@@ -162,7 +171,9 @@ async def test_slow_reader_stays_within_flow_control_windows(mesh: Mesh) -> None
     """A reader that grants no window: the relay holds at most its advertised windows."""
     client = await RawClient.connect(mesh.address, {INITIAL_WINDOW_SIZE: 65_535})
     extra = [(b"x-count", b"300"), (b"x-size", b"65536")]  # ~19 MiB in total
-    client.send(f.headers_frames(1, client.block(request_headers(SERVER_STREAM, extra)), False, 16384))
+    client.send(
+        f.headers_frames(1, client.block(request_headers(SERVER_STREAM, extra)), False, 16384)
+    )
     client.send(f.data_frame(1, grpc_message(b""), end_stream=True))
     received = 0
     loop = asyncio.get_running_loop()
@@ -208,7 +219,14 @@ def test_parser_yields_frames_or_a_protocol_error(data: bytes, split: int) -> No
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 255), st.integers(0, 7), st.binary(max_size=40)), max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 9), st.integers(0, 255), st.integers(0, 7), st.binary(max_size=40)
+        ),
+        max_size=8,
+    )
+)
 def test_well_formed_frames_round_trip(items: list[tuple[int, int, int, bytes]]) -> None:
     wire = b"".join(f.frame_header(len(p), t, fl, s) + p for t, fl, s, p in items)
     parser = f.FrameParser()

@@ -42,7 +42,9 @@ async def test_unknown_service_names_it_and_how_to_list_tools(mesh: Mesh) -> Non
     error = await call_error(mesh, "/nope.v1.Missing/Do")
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "service nope.v1.Missing is not registered" in (error.details() or "")
-    assert f"toolmesh tools --sidecar {mesh.relay.listen_hint or 'SIDECAR'}" in (error.details() or "")
+    assert f"toolmesh tools --sidecar {mesh.relay.listen_hint or 'SIDECAR'}" in (
+        error.details() or ""
+    )
 
 
 async def test_unknown_method_of_a_known_service(mesh: Mesh) -> None:
@@ -80,7 +82,9 @@ async def test_round_robin_over_endpoints() -> None:
     from sidecar.relay.relay import Relay
 
     servers = [await start_probe(label) for label in ("a", "b", "c")]
-    holder = CatalogHolder(Catalog.build([tool_state("probe", [s[1] for s in servers])], version=1, store_id="t"))
+    holder = CatalogHolder(
+        Catalog.build([tool_state("probe", [s[1] for s in servers])], version=1, store_id="t")
+    )
     relay = Relay(holder)
     host, port = await relay.start("127.0.0.1", 0)
     channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
@@ -110,17 +114,25 @@ async def test_endpoint_goaway_lets_calls_finish_and_moves_new_ones() -> None:
 
     probe = Probe("aging")
     server = grpc.aio.server(
-        options=[*CHANNEL_OPTIONS, ("grpc.max_connection_age_ms", 300), ("grpc.max_connection_age_grace_ms", 10_000)]
+        options=[
+            *CHANNEL_OPTIONS,
+            ("grpc.max_connection_age_ms", 300),
+            ("grpc.max_connection_age_grace_ms", 10_000),
+        ]
     )
     server.add_generic_rpc_handlers((probe.handler(),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    holder = CatalogHolder(Catalog.build([tool_state("probe", [f"127.0.0.1:{port}"])], version=1, store_id="t"))
+    holder = CatalogHolder(
+        Catalog.build([tool_state("probe", [f"127.0.0.1:{port}"])], version=1, store_id="t")
+    )
     relay = Relay(holder, upstream_connections=1)
     host, relay_port = await relay.start("127.0.0.1", 0)
     channel = grpc.aio.insecure_channel(f"{host}:{relay_port}", options=CHANNEL_OPTIONS)
     try:
-        stream = channel.unary_stream(SERVER_STREAM)(pack(b""), metadata=(("x-count", "2"), ("x-gated", "1")), timeout=20)
+        stream = channel.unary_stream(SERVER_STREAM)(
+            pack(b""), metadata=(("x-count", "2"), ("x-gated", "1")), timeout=20
+        )
         probe.state.gate.set()
         first = await stream.read()
         assert first is not grpc.aio.EOF
@@ -141,7 +153,9 @@ async def test_endpoint_goaway_lets_calls_finish_and_moves_new_ones() -> None:
 
 
 async def test_refused_stream_is_sent_again_elsewhere(mesh: Mesh) -> None:
-    async def refuse(endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def refuse(
+        endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
         endpoint.send(f.rst_stream_frame(stream_id, ErrorCode.REFUSED_STREAM))
 
     refuser = RawEndpoint(refuse)
@@ -157,7 +171,9 @@ async def test_refused_stream_is_sent_again_elsewhere(mesh: Mesh) -> None:
 
 
 async def test_endpoint_reset_reaches_the_agent(mesh: Mesh) -> None:
-    async def reset(endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def reset(
+        endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
         endpoint.send(f.rst_stream_frame(stream_id, ErrorCode.INTERNAL_ERROR))
 
     resetter = RawEndpoint(reset)
@@ -172,7 +188,9 @@ async def test_endpoint_reset_reaches_the_agent(mesh: Mesh) -> None:
 
 
 async def test_endpoint_dying_mid_call_is_unavailable(mesh: Mesh) -> None:
-    async def die(endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def die(
+        endpoint: RawEndpoint, stream_id: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
         assert endpoint.writer is not None
         endpoint.writer.transport.abort()
 
@@ -188,7 +206,9 @@ async def test_endpoint_dying_mid_call_is_unavailable(mesh: Mesh) -> None:
 
 
 async def test_graceful_shutdown_lets_calls_in_flight_finish(mesh: Mesh) -> None:
-    stream = mesh.channel.unary_stream(SERVER_STREAM)(pack(b""), metadata=(("x-count", "2"), ("x-gated", "1")), timeout=20)
+    stream = mesh.channel.unary_stream(SERVER_STREAM)(
+        pack(b""), metadata=(("x-count", "2"), ("x-gated", "1")), timeout=20
+    )
     mesh.probe.state.gate.set()
     assert await stream.read() is not grpc.aio.EOF
     shutdown = asyncio.ensure_future(mesh.relay.shutdown(10))

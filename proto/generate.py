@@ -86,7 +86,9 @@ def main() -> int:
     stale: list[str] = []
     for tree in TREES:
         wanted = generate(tree)
-        existing = {p.name for p in tree.out.glob("*") if p.is_file()} if tree.out.exists() else set()
+        existing = (
+            {p.name for p in tree.out.glob("*") if p.is_file()} if tree.out.exists() else set()
+        )
         for name, content in wanted.items():
             target = tree.out / name
             if target.exists() and target.read_text() == content:
@@ -100,7 +102,9 @@ def main() -> int:
             if not check:
                 (tree.out / extra).unlink()
     if check and stale:
-        print("generated code is stale; run `make proto`:\n  " + "\n  ".join(stale), file=sys.stderr)
+        print(
+            "generated code is stale; run `make proto`:\n  " + "\n  ".join(stale), file=sys.stderr
+        )
         return 1
     return 0
 

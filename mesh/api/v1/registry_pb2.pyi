@@ -206,10 +206,12 @@ class ListToolsResponse(_message.Message):
     def __init__(self, tools: _Optional[_Iterable[_Union[ToolState, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("since_version",)
+    __slots__ = ("since_version", "store_id")
     SINCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
     since_version: int
-    def __init__(self, since_version: _Optional[int] = ...) -> None: ...
+    store_id: str
+    def __init__(self, since_version: _Optional[int] = ..., store_id: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("tools",)

@@ -20,6 +20,7 @@ from google.protobuf import duration_pb2
 from mesh.addresses import AddressError, parse_address
 from mesh.api.v1 import policy_pb2, registry_pb2
 from mesh.descriptors import DescriptorError, build_pool, find_service, services_in
+from mesh.reserved import RESERVED_SERVICES
 from registry.errors import InvalidArgument
 from registry.leases import DEFAULT_TTL, MAX_TTL, MIN_TTL
 
@@ -137,13 +138,24 @@ def _service_problems(tool: registry_pb2.Tool, problems: list[str]) -> tuple[str
             problems.append(
                 "tool.services: the descriptors define no service (a tool must serve one)"
             )
+        _reserved_problems(requested, "tool.descriptors", problems)
         return tuple(requested)
     for index, service in enumerate(tool.services):
         try:
             find_service(pool, service)
         except DescriptorError as error:
             problems.append(f"tool.services[{index}]: {error}")
+    _reserved_problems(requested, "tool.services", problems)
     return tuple(requested)
+
+
+def _reserved_problems(services: list[str], field: str, problems: list[str]) -> None:
+    for service in services:
+        if service in RESERVED_SERVICES:
+            problems.append(
+                f"{field}: service {service} is served by every sidecar itself; "
+                "a tool cannot claim it (list the tool's own services in tool.services)"
+            )
 
 
 def validate_tool(tool: registry_pb2.Tool) -> ToolDefinition:

@@ -79,12 +79,22 @@ class Catalog:
         version: int,
         store_id: str,
         from_cache: bool = False,
+        reuse: Catalog | None = None,
     ) -> Catalog:
+        """Indexes `states` (the first tool claiming a service or path wins, by name order).
+
+        `reuse`: a previous catalog whose entries are taken over for tools whose state is
+        unchanged (the same object or an equal message), so a change to one tool does not
+        rebuild every other tool's descriptor pool.
+        """
         tools: dict[str, ToolEntry] = {}
         by_path: dict[str, ToolEntry] = {}
         by_service: dict[str, ToolEntry] = {}
+        previous = reuse.tools if reuse is not None else {}
         for state in sorted(states, key=lambda s: s.tool.name):
-            entry = ToolEntry(state)
+            entry = previous.get(state.tool.name)
+            if entry is None or not (entry.state is state or entry.state == state):
+                entry = ToolEntry(state)
             tools[entry.name] = entry
             for service in entry.services:
                 by_service.setdefault(service, entry)

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from sidecar.h2 import frames as f
 from sidecar.h2.errors import ConnectionError_, ErrorCode, StreamError
@@ -304,8 +304,8 @@ class H2Connection(asyncio.Protocol):
     # ---------------------------------------------------------------- input
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         self.send_preamble()
 
     def data_received(self, data: bytes) -> None:

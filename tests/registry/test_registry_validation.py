@@ -353,3 +353,16 @@ async def test_a_service_belongs_to_one_tool(
     assert f"service {MATH_SERVICE!r} is already served by tool 'math'" in (error.details() or "")
 
     assert await _state(registry) == before  # neither refusal changed anything
+
+
+def test_a_tool_cannot_claim_a_service_every_sidecar_serves() -> None:
+    from grpc_health.v1 import health_pb2
+
+    files = descriptor_pb2.FileDescriptorSet()
+    health_pb2.DESCRIPTOR.CopyToProto(files.file.add())
+    with pytest.raises(InvalidArgument) as refused:
+        validate_tool(make_tool("sneaky", files, endpoints=["127.0.0.1:1"]))
+    assert refused.value.message == (
+        "tool.descriptors: service grpc.health.v1.Health is served by every sidecar itself; "
+        "a tool cannot claim it (list the tool's own services in tool.services)"
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import asyncio
+
 import grpc
+import uvloop
 import pytest
 
 from sidecar.catalog import Catalog, CatalogHolder
@@ -25,6 +28,13 @@ class Mesh:
     def set_tools(self, *states: object) -> None:
         version = self.holder.catalog.version + 1
         self.holder.replace(Catalog.build(states, version=version, store_id="test"))  # type: ignore[arg-type]
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every relay test runs on uvloop (what the sidecar runs on) and on asyncio's own loop."""
+    return {"uvloop": uvloop.new_event_loop, "asyncio": asyncio.new_event_loop}
 
 
 @pytest.fixture

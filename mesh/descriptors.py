@@ -45,7 +45,9 @@ def build_pool(files: descriptor_pb2.FileDescriptorSet) -> descriptor_pool.Descr
         if not proto.name:
             raise DescriptorError("descriptors: a file has no name")
         if proto.name in by_name and by_name[proto.name] != proto:
-            raise DescriptorError(f"descriptors: file {proto.name!r} appears twice with different contents")
+            raise DescriptorError(
+                f"descriptors: file {proto.name!r} appears twice with different contents"
+            )
         by_name[proto.name] = proto
     added: set[str] = set()
 
@@ -61,7 +63,9 @@ def build_pool(files: descriptor_pb2.FileDescriptorSet) -> descriptor_pool.Descr
                 added.add(name)
                 return
             importer = chain[-1] if chain else "?"
-            raise DescriptorError(f"descriptors: file {importer!r} imports {name!r}, which is not in the set")
+            raise DescriptorError(
+                f"descriptors: file {importer!r} imports {name!r}, which is not in the set"
+            )
         for dependency in proto.dependency:
             add(dependency, (*chain, name))
         try:
@@ -106,10 +110,14 @@ def find_service(pool: descriptor_pool.DescriptorPool, name: str) -> ServiceDesc
     try:
         return pool.FindServiceByName(name)
     except KeyError:
-        raise DescriptorError(f"service {name!r} is not defined in the tool's descriptors") from None
+        raise DescriptorError(
+            f"service {name!r} is not defined in the tool's descriptors"
+        ) from None
 
 
-def method_shapes(pool: descriptor_pool.DescriptorPool, services: Iterable[str]) -> list[MethodShape]:
+def method_shapes(
+    pool: descriptor_pool.DescriptorPool, services: Iterable[str]
+) -> list[MethodShape]:
     """Every method of `services`, in declaration order."""
     shapes: list[MethodShape] = []
     for service_name in services:

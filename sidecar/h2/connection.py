@@ -34,12 +34,28 @@ LINGER_S = 1.0  # how long input is drained after a connection error before clos
 
 
 class WriteBatch:
-    """Connections with frames not yet written; `flush()` writes each one once."""
+    """Connections with frames not yet written; `flush()` writes each one once.
 
-    __slots__ = ("dirty",)
+    Event handlers call `schedule()`: the flush then runs once after every I/O callback of
+    the current loop iteration, so frames that several agent connections sent towards one
+    endpoint connection in the same iteration leave in one write (a third of the CPU is
+    `write` system calls otherwise).
+    """
+
+    __slots__ = ("_scheduled", "dirty")
 
     def __init__(self) -> None:
         self.dirty: list[H2Connection] = []
+        self._scheduled = False
+
+    def schedule(self) -> None:
+        if not self._scheduled and self.dirty:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        self._scheduled = False
+        self.flush()
 
     def flush(self) -> None:
         while self.dirty:
@@ -324,7 +340,7 @@ class H2Connection(asyncio.Protocol):
             log.info("%s: connection error %s: %s", self.describe(), error.code.name, error)
             self.goaway(error.code, str(error))
         finally:
-            self.batch.flush()
+            self.batch.schedule()
 
     def _take_preface(self, data: bytes) -> bytes:
         buffered = getattr(self, "_preface_buffer", b"") + data

@@ -180,8 +180,11 @@ class Relay:
 
     def _dispatch(self, call: Call, endpoints: tuple[Address, ...]) -> None:
         """Sends `call` to the next endpoint of its tool that it has not tried yet."""
-        tried = {entry.partition(": ")[0] for entry in call.tried}
-        candidates = [e for e in endpoints if str(e) not in tried] or []
+        if call.tried:
+            tried = {entry.partition(": ")[0] for entry in call.tried}
+            candidates: tuple[Address, ...] = tuple(e for e in endpoints if str(e) not in tried)
+        else:
+            candidates = endpoints
         if not candidates:
             detail = "; ".join(call.tried) or "no endpoints"
             self.fail(

@@ -142,8 +142,10 @@ def encode_requests(method: ResolvedMethod, request_json: str) -> list[bytes]:
     else:
         labelled = [("request_json", value)]
     payloads: list[bytes] = []
+    # Well-known types have JSON forms that are not objects (wrappers, Timestamp, Value...).
+    any_json = input_type.startswith("google.protobuf.")
     for label, item in labelled:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) and not any_json:
             expected = "a JSON array of objects or " if method.shape.client_streaming else ""
             raise InvokeError(
                 grpc.StatusCode.INVALID_ARGUMENT,

@@ -53,9 +53,10 @@ test: venv apt
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy mesh sidecar registry
+	$(BIN)/mypy mesh sidecar registry examples
 	$(BIN)/lint-imports
 	cd proto && ../$(BIN)/buf lint
+	cd examples/tools/proto && ../../../$(BIN)/buf lint
 
 bench: venv apt
 	$(PY) -m bench.forwarding

@@ -27,5 +27,7 @@ def test_generated_code_is_fresh() -> None:
 def test_buf_lint_is_clean(module: str) -> None:
     buf = str(BUF) if BUF.exists() else shutil.which("buf")
     assert buf, "buf is not installed (pip package buf-bin, in the test extras)"
-    result = subprocess.run([buf, "lint"], cwd=REPO / module, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [buf, "lint"], cwd=REPO / module, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr

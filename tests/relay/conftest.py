@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-import asyncio
-
 import grpc
-import uvloop
 import pytest
+import uvloop
 
 from sidecar.catalog import Catalog, CatalogHolder
 from sidecar.relay.relay import Relay

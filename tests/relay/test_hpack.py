@@ -43,7 +43,9 @@ def test_rfc7541_c4_requests_with_huffman() -> None:
     st.lists(
         st.lists(
             st.tuples(
-                st.sampled_from([b"x-a", b"x-b", b"content-type", b":path", b"grpc-timeout", b"x-long"]),
+                st.sampled_from(
+                    [b"x-a", b"x-b", b"content-type", b":path", b"grpc-timeout", b"x-long"]
+                ),
                 st.binary(max_size=300).map(lambda b: b.hex().encode()[:300]),
             ),
             max_size=6,
@@ -102,7 +104,9 @@ def test_expansion_beyond_the_hard_limit_is_refused() -> None:
     assert raised.value.code == ErrorCode.ENHANCE_YOUR_CALM
 
 
-@given(st.lists(st.tuples(st.binary(min_size=1, max_size=20), st.binary(max_size=200)), max_size=10))
+@given(
+    st.lists(st.tuples(st.binary(min_size=1, max_size=20), st.binary(max_size=200)), max_size=10)
+)
 def test_encoder_output_decodes_to_the_input(headers: list[tuple[bytes, bytes]]) -> None:
     block = HeaderEncoder().encode(headers)
     assert hpack.Decoder().decode(block, raw=True) == headers

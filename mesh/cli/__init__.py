@@ -1,0 +1,1 @@
+"""The `toolmesh` command line: the composition root of registry, sidecar and client commands."""

@@ -447,3 +447,17 @@ def _where(flag: Flag) -> str:
 
 def _seconds(value: float) -> str:
     return format_duration(timedelta(seconds=value))
+
+
+def markdown_table() -> str:
+    """Every command's flags as the README's Markdown table (kept in sync by a test)."""
+    rows = ["| command | flag | environment | default | meaning |", "|---|---|---|---|---|"]
+    for command in commands():
+        for flag in command.flags:
+            name = f"`{flag.short}`, `{flag.name}`" if flag.short else f"`{flag.name}`"
+            if flag.kind is Kind.REPEAT:
+                name += " (repeatable)"
+            env = f"`{flag.env}`" if flag.env else "–"
+            default = flag.default_text.replace("|", "\\|") or "–"
+            rows.append(f"| {command.name} | {name} | {env} | {default} | {flag.help} |")
+    return "\n".join(rows) + "\n"

@@ -31,6 +31,7 @@ from sidecar.h2.settings import DEFAULT_WINDOW, LocalSettings, PeerSettings
 log = logging.getLogger("toolmesh.h2")
 
 LINGER_S = 1.0  # how long input is drained after a connection error before closing
+WRITE_BUFFER_HIGH = 256 << 10  # bytes in a transport's buffer before DATA waits (pause_writing)
 
 
 class WriteBatch:
@@ -127,6 +128,7 @@ class H2Connection(asyncio.Protocol):
         self.goaway_received = False
         self.closed = False
         self.lingering = False
+        self.paused = False  # the transport's write buffer is full: send no DATA until resumed
         self._preface_pending = not self.client
         self._settings_seen = False
         # An unfinished header block: (stream id, flags of the HEADERS frame, fragments, size).
@@ -191,6 +193,7 @@ class H2Connection(asyncio.Protocol):
             size <= stream.send_window
             and size <= self.send_window
             and size <= self.peer.max_frame_size
+            and not self.paused
         ):
             self.send_window -= size
             stream.send_window -= size
@@ -222,6 +225,8 @@ class H2Connection(asyncio.Protocol):
                 continue
             payload: bytes = item
             room = min(stream.send_window, self.send_window, self.peer.max_frame_size)
+            if self.paused:
+                room = 0  # resume_writing drains every stream
             if room <= 0 and payload:
                 if self.send_window <= 0 and stream not in self.blocked:
                     self.blocked.append(stream)
@@ -322,6 +327,7 @@ class H2Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self.send_preamble()
 
     def data_received(self, data: bytes) -> None:
@@ -543,6 +549,19 @@ class H2Connection(asyncio.Protocol):
         """Forgets a finished stream; subclasses add their bookkeeping."""
         if self.streams.pop(stream.id, None) is not None:
             self.on_stream_closed(stream)
+
+    def pause_writing(self) -> None:
+        # A peer that grants flow-control window but does not read its socket must not make
+        # the sidecar buffer without bound: DATA waits in `pending` (which is bounded by the
+        # windows this side advertised, since nothing is credited before it is written).
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        for stream in list(self.streams.values()):
+            if stream.pending and not stream.reset:
+                self._drain(stream)
+        self.batch.schedule()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:

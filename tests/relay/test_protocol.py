@@ -235,3 +235,41 @@ def test_well_formed_frames_round_trip(items: list[tuple[int, int, int, bytes]])
     except ConnectionError_:
         return  # a frame that breaks a frame-layer rule; the property is "no other exception"
     assert [(fr.type, fr.stream_id) for fr in parsed] == [(t, s) for t, _, s, _ in items]
+
+
+async def test_reader_with_open_window_but_a_full_socket_is_not_buffered_without_bound(
+    mesh: Mesh,
+) -> None:
+    """An agent that grants a huge window and then stops reading its socket: the sidecar
+    stops writing when its transport buffer is full, and so stops crediting the tool."""
+    import socket as socket_module
+
+    host, port = mesh.address.rsplit(":", 1)
+    sock = socket_module.socket()
+    sock.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 64 << 10)
+    sock.connect((host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = RawClient(reader, writer)
+    client.send(f.PREFACE + f.settings_frame({INITIAL_WINDOW_SIZE: f.MAX_WINDOW}))
+    client.send(f.window_update_frame(0, f.MAX_WINDOW - 65_535))
+    extra = [(b"x-count", b"600"), (b"x-size", b"65536")]  # ~39 MiB
+    client.send(
+        f.headers_frames(1, client.block(request_headers(SERVER_STREAM, extra)), False, 16384)
+    )
+    client.send(f.data_frame(1, grpc_message(b""), end_stream=True))
+    await writer.drain()
+    # Let the tool run on until it stalls (or sends all). Nothing to await: polled, bounded.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    sent = -1
+    while sent != mesh.probe.state.sent and loop.time() < deadline:
+        sent = mesh.probe.state.sent
+        await asyncio.sleep(0.25)
+    agent = next(iter(mesh.relay.agents))
+    assert agent.transport is not None
+    buffered = agent.transport.get_write_buffer_size() + sum(
+        s.pending_bytes for s in agent.streams.values()
+    )
+    assert buffered < 4 << 20
+    assert mesh.probe.state.sent < 300  # far from the 600 messages the tool wants to send
+    writer.close()

@@ -1,0 +1,104 @@
+"""The goals the sidecar is held to, and whether this run met them.
+
+Throughput and CPU per call are judged in the closed loop (where forwarding cost limits
+throughput); added latency at the fixed rate of 500 req/s (where queueing does not hide
+it). CPU per call at the fixed rate is listed too: with less batching per wake-up it is
+the harder figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bench.footprint import Footprint
+from bench.report import Row
+
+SIDECAR = "sidecar"
+MIN_RPS_RATIO = 0.60
+MAX_CPU_US = 120.0
+MAX_ADDED_P50_MS = 0.4
+MAX_ADDED_P99_MS = 1.0
+MAX_RSS_BYTES = 80_000_000
+RSS_TOOLS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One goal for one scenario. `met` is None when it could not be measured."""
+
+    goal: str
+    measured: str
+    met: bool | None
+
+    @property
+    def label(self) -> str:
+        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
+
+
+def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
+    """Every goal, scenario by scenario, from the sidecar's rows and its footprint."""
+    verdicts: list[Verdict] = []
+    sidecar_rows = [row for row in table if row.target == SIDECAR]
+    closed = [row for row in sidecar_rows if row.scenario.closed_loop]
+    fixed = [row for row in sidecar_rows if not row.scenario.closed_loop]
+    for row in closed:
+        verdicts.append(
+            _check(
+                f"req/s ≥ {MIN_RPS_RATIO:.2f}x direct ({row.scenario.payload_label}, closed loop)",
+                row,
+                row.ratio_vs_direct,
+                lambda v: v >= MIN_RPS_RATIO,
+                "{:.2f}x",
+            )
+        )
+    for row in (*closed, *fixed):
+        verdicts.append(
+            _check(
+                f"CPU ≤ {MAX_CPU_US:.0f} µs per call ({row.scenario.payload_label}, {_mode(row)})",
+                row,
+                row.proxy_cpu_us,
+                lambda v: v <= MAX_CPU_US,
+                "{:.0f} µs",
+            )
+        )
+    for row in fixed:
+        verdicts.append(
+            _check(
+                f"p50 ≤ +{MAX_ADDED_P50_MS} ms over direct ({row.scenario.payload_label},"
+                f" {_mode(row)})",
+                row,
+                row.added_p50_ms,
+                lambda v: v <= MAX_ADDED_P50_MS,
+                "{:+.2f} ms",
+            )
+        )
+        verdicts.append(
+            _check(
+                f"p99 ≤ +{MAX_ADDED_P99_MS} ms over direct ({row.scenario.payload_label},"
+                f" {_mode(row)})",
+                row,
+                row.added_p99_ms,
+                lambda v: v <= MAX_ADDED_P99_MS,
+                "{:+.2f} ms",
+            )
+        )
+    goal = f"RSS ≤ {MAX_RSS_BYTES / 1e6:.0f} MB with {RSS_TOOLS} tools registered"
+    if footprint.many_tools_bytes is None or footprint.tools < RSS_TOOLS:
+        verdicts.append(Verdict(goal, footprint.problem or "not measured", None))
+    else:
+        rss = footprint.many_tools_bytes
+        verdicts.append(Verdict(goal, f"{rss / 1e6:.1f} MB", rss <= MAX_RSS_BYTES))
+    return verdicts
+
+
+def _mode(row: Row) -> str:
+    return "closed loop" if row.scenario.closed_loop else f"{row.scenario.mode}"
+
+
+def _check(
+    goal: str, row: Row, value: float | None, passes: Callable[[float], bool], form: str
+) -> Verdict:
+    if value is None:
+        return Verdict(goal, row.status or "not measured", None)
+    return Verdict(goal, form.format(value), passes(value))

@@ -1,0 +1,56 @@
+"""Deciding whether a benchmark run counts: every request must have been a successful call.
+
+A gRPC failure is an HTTP 200 response too (the status travels in the trailers, and a
+trailers-only error carries no body), so HTTP-level success proves little. A run counts
+only when h2load completed every request AND received exactly the expected response
+message bytes for each of them. A run that fails any check is reported as INVALID with
+these problems, never as a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.h2load import LogEntry, Summary
+
+
+def problems(
+    summary: Summary | None,
+    log: Sequence[LogEntry],
+    *,
+    requests: int,
+    response_bytes: int,
+) -> list[str]:
+    """Every reason the run does not count; empty when it does.
+
+    `requests` is the run's `-n`; `response_bytes` is the size of one expected response as
+    DATA payload (the 5-byte gRPC prefix plus the serialized message).
+    """
+    found: list[str] = []
+    if summary is None:
+        found.append("h2load printed no report")
+    else:
+        if summary.succeeded != requests:
+            found.append(f"{summary.succeeded} of {requests} requests succeeded")
+        failures = {
+            "failed": summary.failed,
+            "errored": summary.errored,
+            "timed out": summary.timeout,
+        }
+        for what, count in failures.items():
+            if count:
+                found.append(f"{count} requests {what}")
+        if summary.status_2xx != requests:
+            found.append(f"{summary.status_2xx} of {requests} responses had HTTP status 2xx")
+        expected_data = requests * response_bytes
+        if summary.data_bytes != expected_data:
+            found.append(
+                f"received {summary.data_bytes} response data bytes, expected {expected_data}"
+                f" ({requests} x {response_bytes}): some calls returned no or other messages"
+            )
+    if len(log) != requests:
+        found.append(f"the request log has {len(log)} entries, expected {requests}")
+    not_ok = sum(1 for entry in log if entry.status != 200)
+    if not_ok:
+        found.append(f"{not_ok} logged requests did not end with HTTP 200")
+    return found

@@ -1,0 +1,78 @@
+"""A run counts only when every request was a successful call with the expected bytes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bench.h2load import LogEntry, Summary
+from bench.validation import problems
+
+N = 100
+RESPONSE = 277
+
+
+def _summary(**changes: int) -> Summary:
+    good = Summary(
+        duration_s=0.1,
+        requests_per_s=1000.0,
+        total=N,
+        started=N,
+        done=N,
+        succeeded=N,
+        failed=0,
+        errored=0,
+        timeout=0,
+        status_2xx=N,
+        status_3xx=0,
+        status_4xx=0,
+        status_5xx=0,
+        traffic_bytes=40_000,
+        header_bytes=300,
+        data_bytes=N * RESPONSE,
+    )
+    return replace(good, **changes)
+
+
+def _log(count: int = N, status: int = 200) -> list[LogEntry]:
+    return [LogEntry(1, status, 500) for _ in range(count)]
+
+
+def test_a_complete_run_counts() -> None:
+    assert problems(_summary(), _log(), requests=N, response_bytes=RESPONSE) == []
+
+
+def test_grpc_errors_hidden_behind_http_200_are_caught_by_the_byte_count() -> None:
+    # Trailers-only errors: h2load counts them as succeeded, but they carry no message.
+    found = problems(
+        _summary(data_bytes=(N - 3) * RESPONSE), _log(), requests=N, response_bytes=RESPONSE
+    )
+    assert len(found) == 1 and "response data bytes" in found[0]
+
+
+def test_responses_of_another_size_are_caught() -> None:
+    found = problems(_summary(data_bytes=N * 300), _log(), requests=N, response_bytes=RESPONSE)
+    assert found
+
+
+def test_failed_requests_and_short_logs_are_reported() -> None:
+    found = problems(
+        _summary(succeeded=N - 1, errored=1, status_2xx=N - 1, data_bytes=(N - 1) * RESPONSE),
+        _log(N - 1),
+        requests=N,
+        response_bytes=RESPONSE,
+    )
+    text = " | ".join(found)
+    assert "99 of 100 requests succeeded" in text
+    assert "1 requests errored" in text
+    assert "log has 99 entries" in text
+
+
+def test_failed_streams_in_the_log_are_reported() -> None:
+    found = problems(_summary(), _log(status=-1), requests=N, response_bytes=RESPONSE)
+    assert found == [f"{N} logged requests did not end with HTTP 200"]
+
+
+def test_a_run_without_report_does_not_count() -> None:
+    assert problems(None, _log(), requests=N, response_bytes=RESPONSE) == [
+        "h2load printed no report"
+    ]

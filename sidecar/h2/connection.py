@@ -43,16 +43,19 @@ class WriteBatch:
     `write` system calls otherwise).
     """
 
-    __slots__ = ("_scheduled", "dirty")
+    __slots__ = ("_loop", "_scheduled", "dirty")
 
     def __init__(self) -> None:
         self.dirty: list[H2Connection] = []
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def schedule(self) -> None:
         if not self._scheduled and self.dirty:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._run)
+            if self._loop is None:  # get_running_loop() costs a getpid() per call
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._run)
 
     def _run(self) -> None:
         self._scheduled = False

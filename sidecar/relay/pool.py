@@ -64,15 +64,30 @@ class EndpointPool:
         Opens another connection while fewer than `size` are usable (draining ones do not
         count) and every usable one is busy, one dial at a time.
         """
-        ready = [c for c in self.connections if c.capacity > 0]
-        usable = [c for c in self.connections if not c.draining and not c.closed]
-        dialing = any(not c.connected for c in usable)
-        if len(usable) < self.size and not dialing and (not ready or all(c.streams for c in ready)):
+        # One pass, no allocation: this runs for every call.
+        connections = self.connections
+        count = len(connections)
+        chosen: EndpointConnection | None = None
+        usable = 0
+        dialing = False
+        idle = False  # a ready connection with no stream: no need for another one
+        for offset in range(count):
+            connection = connections[(self._next + offset) % count]
+            if connection.draining or connection.closed:
+                continue
+            usable += 1
+            if not connection.connected:
+                dialing = True
+            elif connection.peer.max_concurrent_streams > len(connection.streams):
+                if not connection.streams:
+                    idle = True
+                if chosen is None:
+                    chosen = connection
+        if usable < self.size and not dialing and not idle:
             self._connect()
-        if not ready:
-            return None
-        self._next = (self._next + 1) % len(ready)
-        return ready[self._next]
+        if count:
+            self._next = (self._next + 1) % count
+        return chosen
 
     def _connect(self) -> None:
         connection = EndpointConnection(self, self.batch, self.local)

@@ -457,7 +457,7 @@ def markdown_table() -> str:
             name = f"`{flag.short}`, `{flag.name}`" if flag.short else f"`{flag.name}`"
             if flag.kind is Kind.REPEAT:
                 name += " (repeatable)"
-            env = f"`{flag.env}`" if flag.env else "–"
-            default = flag.default_text.replace("|", "\\|") or "–"
+            env = f"`{flag.env}`" if flag.env else "-"
+            default = flag.default_text.replace("|", "\\|") or "-"
             rows.append(f"| {command.name} | {name} | {env} | {default} | {flag.help} |")
     return "\n".join(rows) + "\n"

@@ -25,13 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18toolmesh/v1/policy.proto\x12\x0btoolmesh.v1\x1a\x1egoogle/protobuf/duration.proto\"8\n\nToolPolicy\x12*\n\x07timeout\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Durationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18toolmesh/v1/policy.proto\x12\x0btoolmesh.v1\x1a\x1egoogle/protobuf/duration.proto\"\xc6\x04\n\nToolPolicy\x12*\n\x07timeout\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0f\x61ttempt_timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05retry\x18\x03 \x01(\x0b\x32\x18.toolmesh.v1.RetryPolicy\x12:\n\x0f\x63ircuit_breaker\x18\x04 \x01(\x0b\x32!.toolmesh.v1.CircuitBreakerPolicy\x12>\n\x11outlier_detection\x18\x05 \x01(\x0b\x32#.toolmesh.v1.OutlierDetectionPolicy\x12\x32\n\x0eload_balancing\x18\x06 \x01(\x0e\x32\x1a.toolmesh.v1.LoadBalancing\x12+\n\x07hedging\x18\x07 \x01(\x0b\x32\x1a.toolmesh.v1.HedgingPolicy\x12\x10\n\x08\x66\x61llback\x18\x08 \x01(\t\x12>\n\x11\x63oncurrency_limit\x18\t \x01(\x0b\x32#.toolmesh.v1.ConcurrencyLimitPolicy\x12\x35\n\x07methods\x18\n \x03(\x0b\x32$.toolmesh.v1.ToolPolicy.MethodsEntry\x1aI\n\x0cMethodsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.toolmesh.v1.MethodPolicy:\x02\x38\x01\"\xcc\x02\n\x0cMethodPolicy\x12*\n\x07timeout\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0f\x61ttempt_timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x05retry\x18\x03 \x01(\x0b\x32\x18.toolmesh.v1.RetryPolicy\x12:\n\x0f\x63ircuit_breaker\x18\x04 \x01(\x0b\x32!.toolmesh.v1.CircuitBreakerPolicy\x12+\n\x07hedging\x18\x05 \x01(\x0b\x32\x1a.toolmesh.v1.HedgingPolicy\x12\x15\n\x08\x66\x61llback\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x17\n\nidempotent\x18\x07 \x01(\x08H\x01\x88\x01\x01\x42\x0b\n\t_fallbackB\r\n\x0b_idempotent\"\xfa\x02\n\x0bRetryPolicy\x12\x19\n\x0cmax_attempts\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x32\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bmax_backoff\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\nmultiplier\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\x0fretryable_codes\x18\x05 \x03(\t\x12\x19\n\x0c\x62udget_ratio\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\"\n\x15\x62udget_min_per_second\x18\x07 \x01(\rH\x03\x88\x01\x01\x12\x30\n\rbudget_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_max_attemptsB\r\n\x0b_multiplierB\x0f\n\r_budget_ratioB\x18\n\x16_budget_min_per_second\"\xc1\x04\n\x14\x43ircuitBreakerPolicy\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x63onsecutive_failures\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x19\n\x0c\x66\x61ilure_rate\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12)\n\x06window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1a\n\rminimum_calls\x18\x05 \x01(\rH\x03\x88\x01\x01\x12\x35\n\x12slow_call_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x0eslow_call_rate\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12+\n\x08open_for\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12 \n\x13open_for_multiplier\x18\t \x01(\x01H\x05\x88\x01\x01\x12/\n\x0cmax_open_for\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1c\n\x0fhalf_open_calls\x18\x0b \x01(\rH\x06\x88\x01\x01\x12\x15\n\rfailure_codes\x18\x0c \x03(\tB\n\n\x08_enabledB\x17\n\x15_consecutive_failuresB\x0f\n\r_failure_rateB\x10\n\x0e_minimum_callsB\x11\n\x0f_slow_call_rateB\x16\n\x14_open_for_multiplierB\x12\n\x10_half_open_calls\"\xcd\x02\n\x16OutlierDetectionPolicy\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12!\n\x14\x63onsecutive_failures\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x35\n\x12\x62\x61se_ejection_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11max_ejection_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1f\n\x12max_ejection_ratio\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x1c\n\x0fpanic_threshold\x18\x06 \x01(\x01H\x03\x88\x01\x01\x42\n\n\x08_enabledB\x17\n\x15_consecutive_failuresB\x15\n\x13_max_ejection_ratioB\x12\n\x10_panic_threshold\"\xb6\x01\n\rHedgingPolicy\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12(\n\x05\x64\x65lay\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0e\x61\x64\x61ptive_floor\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\nmax_hedges\x18\x04 \x01(\rH\x01\x88\x01\x01\x42\n\n\x08_enabledB\r\n\x0b_max_hedges\"l\n\x16\x43oncurrencyLimitPolicy\x12\x1a\n\rmax_in_flight\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x16\n\tmax_queue\x18\x02 \x01(\rH\x01\x88\x01\x01\x42\x10\n\x0e_max_in_flightB\x0c\n\n_max_queue*q\n\rLoadBalancing\x12\x1e\n\x1aLOAD_BALANCING_UNSPECIFIED\x10\x00\x12 \n\x1cLOAD_BALANCING_LEAST_REQUEST\x10\x01\x12\x1e\n\x1aLOAD_BALANCING_ROUND_ROBIN\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'toolmesh.v1.policy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TOOLPOLICY']._serialized_start=73
-  _globals['_TOOLPOLICY']._serialized_end=129
+  _globals['_TOOLPOLICY_METHODSENTRY']._loaded_options = None
+  _globals['_TOOLPOLICY_METHODSENTRY']._serialized_options = b'8\001'
+  _globals['_LOADBALANCING']._serialized_start=2585
+  _globals['_LOADBALANCING']._serialized_end=2698
+  _globals['_TOOLPOLICY']._serialized_start=74
+  _globals['_TOOLPOLICY']._serialized_end=656
+  _globals['_TOOLPOLICY_METHODSENTRY']._serialized_start=583
+  _globals['_TOOLPOLICY_METHODSENTRY']._serialized_end=656
+  _globals['_METHODPOLICY']._serialized_start=659
+  _globals['_METHODPOLICY']._serialized_end=991
+  _globals['_RETRYPOLICY']._serialized_start=994
+  _globals['_RETRYPOLICY']._serialized_end=1372
+  _globals['_CIRCUITBREAKERPOLICY']._serialized_start=1375
+  _globals['_CIRCUITBREAKERPOLICY']._serialized_end=1952
+  _globals['_OUTLIERDETECTIONPOLICY']._serialized_start=1955
+  _globals['_OUTLIERDETECTIONPOLICY']._serialized_end=2288
+  _globals['_HEDGINGPOLICY']._serialized_start=2291
+  _globals['_HEDGINGPOLICY']._serialized_end=2473
+  _globals['_CONCURRENCYLIMITPOLICY']._serialized_start=2475
+  _globals['_CONCURRENCYLIMITPOLICY']._serialized_end=2583
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,8 @@
-"""One relayed call: the agent's stream, the endpoint's stream, and what may be sent again."""
+"""One relayed call: the agent's stream, its attempts on endpoints, and what may be sent again."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from sidecar.relay.messages import MessageScanner
@@ -10,38 +11,65 @@ if TYPE_CHECKING:
     from mesh.addresses import Address
     from sidecar.h2.connection import Stream
     from sidecar.h2.hpack_codec import HeaderList
+    from sidecar.relay.route import Route
 
-# Request bytes kept so a call can be sent again (an endpoint refused the stream, went away
-# before processing it, or could not be reached). Beyond it the call is never replayed.
+# Request bytes kept so a call can be sent again (a retry, a hedge, a fallback, or an
+# endpoint that provably did not process it). Beyond it the call is never sent twice.
 REPLAY_LIMIT = 256 << 10
 
 
+class Attempt:
+    """One try of a call on one endpoint: an upstream stream once a connection takes it."""
+
+    __slots__ = ("call", "delayed", "endpoint", "number", "started", "stream")
+
+    def __init__(self, call: Call, endpoint: Address, number: int, started: float) -> None:
+        self.call = call
+        self.endpoint = endpoint
+        self.number = number  # 1 for the first attempt; transparent resends keep theirs
+        self.started = started  # loop time
+        self.stream: Stream | None = None
+        self.delayed = False  # waited for a connection or a stream slot
+
+    def __repr__(self) -> str:
+        return f"Attempt({self.call.path} #{self.number} at {self.endpoint})"
+
+
 class Call:
-    """State of one call; one small record, no task or future per call.
+    """State of one call; one small record (plus one per attempt), no task per call.
 
     `request` holds the request frames still needed: all of them while the call may be
-    replayed, otherwise only those not yet sent. Each item is (payload, end_stream, credit),
-    where credit is what to credit back to the agent once written (0 when already credited),
-    or (HeaderList, True, -1) for request trailers.
+    sent again, otherwise only those not yet sent. Each item is (payload, end_stream,
+    credit), where credit is what to credit back to the agent once written (0 when already
+    credited), or (HeaderList, True, -1) for request trailers.
     """
 
     __slots__ = (
+        "attempts",
+        "committed",
         "deadline",
-        "delayed",
         "down",
-        "endpoint",
+        "failed_endpoints",
+        "failures",
+        "fallback_of",
+        "fallback_path",
+        "finished",
         "headers",
         "headers_end",
+        "live",
         "path",
+        "pending",
         "replayable",
         "request",
         "request_bytes",
         "request_scanner",
         "response_scanner",
-        "response_started",
-        "tool",
-        "tried",
-        "up",
+        "rewrite_timeout",
+        "route",
+        "started",
+        "timer",
+        "transparent_resends",
+        "unreachable",
     )
 
     def __init__(
@@ -49,26 +77,50 @@ class Call:
         down: Stream,
         headers: HeaderList,
         path: str,
-        tool: str,
-        deadline: float | None,
+        route: Route,
+        started: float,
+        deadline: float,
         limit: int,
     ) -> None:
         self.down = down
-        self.up: Stream | None = None
         self.headers = headers
         self.headers_end = False  # the request ended on its HEADERS (no body)
         self.path = path
-        self.tool = tool
-        self.deadline = deadline  # loop time when the agent's grpc-timeout runs out
-        self.endpoint: Address | None = None
-        self.delayed = False  # waited for a connection or a stream: grpc-timeout is recomputed
-        self.tried: list[str] = []  # "address: reason" of endpoints that failed this call
+        self.route = route
+        self.started = started  # loop time the call arrived
+        self.deadline = deadline  # loop time the call must be over (agent's or the policy's)
+        self.attempts = 0  # attempts started that count against max_attempts
+        self.transparent_resends = 0
+        self.live: list[Attempt] = []  # attempts in flight (more than one while hedging)
+        self.committed: Attempt | None = None  # the attempt whose response the agent gets
+        self.failures: list[str] = []  # "endpoint: what happened", for error messages
+        self.failed_endpoints: set[Address] = set()  # avoided by later attempts
+        self.unreachable: set[Address] = set()  # could not be connected to: never again
+        self.fallback_of = ""  # the primary tool's name once the call went to its fallback
+        self.fallback_path = ""  # the fallback's `:path` for this method
+        self.finished = False
+        self.rewrite_timeout = False  # the policy's budget is tighter than the agent's
+        self.timer: asyncio.TimerHandle | None = None  # the deadline
+        self.pending: asyncio.TimerHandle | None = None  # a backoff or hedge timer
         self.request: list[tuple[Any, bool, int]] = []
         self.request_bytes = 0
         self.replayable = True
-        self.response_started = False
         self.request_scanner = MessageScanner(limit)
         self.response_scanner = MessageScanner(limit)
 
+    @property
+    def tool(self) -> str:
+        return self.route.tool
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def cancel_pending(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+
     def __repr__(self) -> str:
-        return f"Call({self.path} tool={self.tool} endpoint={self.endpoint})"
+        return f"Call({self.path} tool={self.route.tool})"

@@ -12,7 +12,7 @@ from sidecar.h2.hpack_codec import HeaderList
 from sidecar.h2.settings import LocalSettings
 
 if TYPE_CHECKING:
-    from sidecar.relay.call import Call
+    from sidecar.relay.call import Attempt
     from sidecar.relay.pool import EndpointPool
 
 log = logging.getLogger("toolmesh.relay")
@@ -54,9 +54,9 @@ class EndpointConnection(H2Connection):
                 ErrorCode.PROTOCOL_ERROR, f"{what} on stream {stream_id}, never opened"
             )
 
-    def open_stream(self, call: Call) -> Stream:
-        """Allocates the next stream id for `call`; the caller sends its headers at once."""
-        stream = Stream(self, self.next_stream_id, call)
+    def open_stream(self, attempt: Attempt) -> Stream:
+        """Allocates the next stream id for `attempt`; the caller sends its headers at once."""
+        stream = Stream(self, self.next_stream_id, attempt)
         self.next_stream_id += 2
         if self.next_stream_id > MAX_STREAM_ID - 2:
             self.draining = True  # §5.1.1: ids cannot be reused; the pool opens a new connection
@@ -81,7 +81,7 @@ class EndpointConnection(H2Connection):
         self.pool.relay.endpoint_reset(stream.call, code)
 
     def on_stream_closed(self, stream: Stream) -> None:
-        self.pool.relay.stream_side_closed(stream.call)
+        self.pool.relay.stream_side_closed(stream.call.call)
         self.pool.stream_finished(self)
 
     def on_goaway(self, last_stream_id: int, code: int, debug: bytes) -> None:

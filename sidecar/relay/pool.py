@@ -14,7 +14,7 @@ from sidecar.h2.settings import LocalSettings
 from sidecar.relay.endpoint import EndpointConnection
 
 if TYPE_CHECKING:
-    from sidecar.relay.call import Call
+    from sidecar.relay.call import Attempt
     from sidecar.relay.relay import Relay
 
 log = logging.getLogger("toolmesh.relay")
@@ -37,26 +37,26 @@ class EndpointPool:
         self.local = local
         self.size = max(1, size)
         self.connections: list[EndpointConnection] = []
-        self.waiting: deque[Call] = deque()
+        self.waiting: deque[Attempt] = deque()
         self._next = 0
         self._connect_tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, call: Call) -> bool:
-        """Starts `call` on a connection, or queues it; False when the queue is full."""
+    def submit(self, attempt: Attempt) -> bool:
+        """Starts `attempt` on a connection, or queues it; False when the queue is full."""
         connection = self._pick()
         if connection is not None:
-            self.relay.open_upstream(call, connection)
+            self.relay.open_upstream(attempt, connection)
             return True
         if len(self.waiting) >= MAX_WAITING:
             return False
-        call.delayed = True
-        self.waiting.append(call)
+        attempt.delayed = True
+        self.waiting.append(attempt)
         return True
 
-    def cancel(self, call: Call) -> None:
-        """Forgets a waiting call (its agent went away)."""
+    def cancel(self, attempt: Attempt) -> None:
+        """Forgets a waiting attempt (cancelled before it got a stream)."""
         with contextlib.suppress(ValueError):
-            self.waiting.remove(call)
+            self.waiting.remove(attempt)
 
     def _pick(self) -> EndpointConnection | None:
         """The next connection with room, round robin.
@@ -124,8 +124,8 @@ class EndpointPool:
         if any(c.connected and not c.draining for c in self.connections):
             return  # waiting calls will get streams on the connections that work
         waiting, self.waiting = self.waiting, deque()
-        for call in waiting:
-            self.relay.endpoint_unreachable(call, f"{self.address}: {reason}")
+        for attempt in waiting:
+            self.relay.endpoint_unreachable(attempt, f"{self.address}: {reason}")
 
     def connection_ready(self, connection: EndpointConnection) -> None:
         self._dispatch_waiting()

@@ -1,17 +1,23 @@
 """The relay: routes each agent stream to a tool endpoint and moves its frames both ways.
 
 Per call the work is: decode the request header block once, look the `:path` up in the
-catalog, pick an endpoint (round robin), re-encode the same headers on a pooled endpoint
-connection, then pass DATA, trailers and resets through. Messages are never decoded; only
-their 5-byte length prefixes are followed, to enforce the message size limit.
+catalog, let the call's Route pick an endpoint, re-encode the same headers on a pooled
+endpoint connection, then pass DATA, trailers and resets through. Messages are never
+decoded; only their 5-byte length prefixes are followed, to enforce the message size limit.
+
+A call may have several attempts (retries, hedges, a fallback tool, resends of streams an
+endpoint provably never processed). Its request frames are held (up to REPLAY_LIMIT) until
+one attempt is committed: the first whose response headers arrive without ending the
+stream. A trailers-only response (a status before any message) is not forwarded at once:
+the Route decides first whether the call is tried again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from mesh.addresses import Address
 from sidecar.catalog import CatalogHolder
@@ -20,11 +26,20 @@ from sidecar.h2.errors import ErrorCode
 from sidecar.h2.hpack_codec import HeaderList
 from sidecar.h2.settings import LocalSettings
 from sidecar.relay.agent import AgentConnection
-from sidecar.relay.call import REPLAY_LIMIT, Call
+from sidecar.relay.call import REPLAY_LIMIT, Attempt, Call
 from sidecar.relay.endpoint import EndpointConnection
 from sidecar.relay.messages import MessageTooLarge
 from sidecar.relay.pool import EndpointPool
-from sidecar.relay.status import Code, format_timeout, parse_timeout, status_trailers, trailers_only
+from sidecar.relay.route import Refusal, Route
+from sidecar.relay.routes import RouteTable
+from sidecar.relay.status import (
+    Code,
+    format_timeout,
+    parse_timeout,
+    percent_decode,
+    status_trailers,
+    trailers_only,
+)
 
 log = logging.getLogger("toolmesh.relay")
 
@@ -57,18 +72,26 @@ class Relay:
         self.batch = WriteBatch()
         self.pools: dict[Address, EndpointPool] = {}
         self.agents: set[AgentConnection] = set()
-        self._round_robin: dict[str, int] = {}
+        self.routes = RouteTable(holder)
+        self._internal_routes: dict[str, Route] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._server: asyncio.AbstractServer | None = None
         self.shutting_down = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
     # ------------------------------------------------------------ serving
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listens on host:port (port 0: any free port); returns the bound address."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self._server = await loop.create_server(self._new_agent, host, port, reuse_address=True)
         sockname = self._server.sockets[0].getsockname()
         return str(sockname[0]), int(sockname[1])
@@ -126,7 +149,18 @@ class Relay:
                 pool.close()
                 del self.pools[address]
 
-    # ------------------------------------------------------------ requests
+    # ------------------------------------------------------------ routing
+
+    def route_for(self, path: str, service: str) -> Route | None:
+        """The Route of `path`, or None when nothing serves it."""
+        if service in self.internal_services and self.internal_address is not None:
+            route = self._internal_routes.get(path)
+            if route is None:
+                method = path.rpartition("/")[2]
+                route = Route(SIDECAR_TOOL, service, method, (self.internal_address,))
+                self._internal_routes[path] = route
+            return route
+        return self.routes.route(path)
 
     def start_call(self, down: Stream, headers: HeaderList, end_stream: bool) -> None:
         path = b""
@@ -138,32 +172,36 @@ class Relay:
                 timeout = parse_timeout(value)
         path_text = path.decode("utf-8", "replace")
         service = path_text[1:].partition("/")[0]
-        if service in self.internal_services and self.internal_address is not None:
-            tool = SIDECAR_TOOL
-            endpoints: tuple[Address, ...] = (self.internal_address,)
-        else:
-            catalog = self.holder.catalog
-            entry = catalog.by_path.get(path_text)
-            if entry is None:
-                self._answer(
-                    down, Code.UNIMPLEMENTED, self._unknown_method_message(path_text, service)
-                )
-                return
-            tool, endpoints = entry.name, entry.endpoints
-            if not endpoints:
-                self._answer(
-                    down,
-                    Code.UNAVAILABLE,
-                    f"tool {tool!r} has no endpoints registered (method {path_text})",
-                )
-                return
-        deadline = time.monotonic() + timeout if timeout is not None else None
-        call = Call(down, headers, path_text, tool, deadline, self.max_message_bytes)
+        route = self.route_for(path_text, service)
+        if route is None:
+            self._answer(down, Code.UNIMPLEMENTED, self._unknown_method_message(path_text, service))
+            return
+        if not route.endpoints:
+            message = f"tool {route.tool!r} has no endpoints registered (method {path_text})"
+            self._answer(down, Code.UNAVAILABLE, message)
+            return
+        now = self.loop.time()
+        deadline = now + timeout if timeout is not None else INFINITY
+        if route.timeout_s is not None:
+            deadline = min(deadline, now + route.timeout_s)
+        call = Call(down, headers, path_text, route, now, deadline, self.max_message_bytes)
+        call.headers_end = end_stream  # a request without a body ends on its HEADERS
+        # The upstream must see the budget when the policy's is tighter than the agent's.
+        call.rewrite_timeout = timeout is None or deadline < now + timeout
         down.call = call
         self.active_calls += 1
         self._idle.clear()
-        call.headers_end = end_stream  # a request without a body ends on its HEADERS
-        self._dispatch(call, endpoints)
+        if deadline != INFINITY:
+            call.timer = self.loop.call_at(deadline, self._deadline_expired, call)
+        admission = route.admit(call, lambda: self._start(call))
+        if admission is None:
+            self._start(call)
+        elif isinstance(admission, Refusal):
+            self._refused(call, admission)
+
+    def _start(self, call: Call) -> None:
+        if not call.finished:
+            self._start_attempt(call, counted=True)
 
     def _unknown_method_message(self, path: str, service: str) -> str:
         entry = self.holder.catalog.by_service.get(service)
@@ -178,152 +216,217 @@ class Relay:
             return f"malformed :path {path!r}; expected /package.Service/Method"
         return f"service {service} is not registered with this sidecar; {hint}"
 
-    def _dispatch(self, call: Call, endpoints: tuple[Address, ...]) -> None:
-        """Sends `call` to the next endpoint of its tool that it has not tried yet."""
-        if call.tried:
-            tried = {entry.partition(": ")[0] for entry in call.tried}
-            candidates: tuple[Address, ...] = tuple(e for e in endpoints if str(e) not in tried)
+    def _start_attempt(self, call: Call, *, counted: bool) -> None:
+        """Starts an attempt on the endpoint the Route picks (avoiding ones that failed)."""
+        route = call.route
+        avoid: AbstractSet[Address]
+        if call.live or call.failed_endpoints:
+            avoid = {attempt.endpoint for attempt in call.live} | call.failed_endpoints
         else:
-            candidates = endpoints
-        if not candidates:
-            detail = "; ".join(call.tried) or "no endpoints"
-            self.fail(
-                call, Code.UNAVAILABLE, f"tool {call.tool!r}: no reachable endpoint ({detail})"
+            avoid = NOTHING_TO_AVOID
+        address = route.pick(call, avoid)
+        if address is None:
+            detail = "; ".join(call.failures) or "no endpoints"
+            self._fail(
+                call, Code.UNAVAILABLE, f"tool {route.tool!r}: no reachable endpoint ({detail})"
             )
             return
-        index = self._round_robin.get(call.tool, 0)
-        self._round_robin[call.tool] = index + 1
-        address = candidates[index % len(candidates)]
-        call.endpoint = address
+        if counted:
+            call.attempts += 1
+        else:
+            call.transparent_resends += 1
+        attempt = Attempt(call, address, call.attempts, self.loop.time())
+        call.live.append(attempt)
+        route.attempt_started(attempt)
         pool = self.pools.get(address)
         if pool is None:
             pool = EndpointPool(
                 self, address, self.batch, self.endpoint_settings, self.upstream_connections
             )
             self.pools[address] = pool
-        if not pool.submit(call):
-            self.fail(
+        if not pool.submit(attempt):
+            call.live.remove(attempt)
+            route.attempt_ended(attempt, success=True)
+            self._fail(
                 call,
                 Code.RESOURCE_EXHAUSTED,
-                f"tool {call.tool!r}: too many calls waiting for {address}",
+                f"tool {route.tool!r}: too many calls waiting for {address}",
             )
-
-    def _endpoints_of(self, call: Call) -> tuple[Address, ...]:
-        if call.tool == SIDECAR_TOOL and self.internal_address is not None:
-            return (self.internal_address,)
-        entry = self.holder.catalog.tools.get(call.tool)
-        return entry.endpoints if entry is not None else ()
-
-    def open_upstream(self, call: Call, connection: EndpointConnection) -> None:
-        """Opens the call's stream on `connection` and sends its headers and request so far."""
-        if call.down.reset:
-            self._finish(call)
             return
-        up = connection.open_stream(call)
+        if counted and len(call.live) == 1 and call.replayable:
+            delay = route.hedge_delay(call)
+            if delay is not None:
+                call.cancel_pending()
+                call.pending = self.loop.call_later(delay, self._hedge, call)
+
+    def _hedge(self, call: Call) -> None:
+        """The hedge delay passed without a response: send the call to another endpoint."""
+        call.pending = None
+        if call.finished or call.committed is not None or not call.replayable:
+            return
+        if call.route.hedge_allowed(call):
+            self._start_attempt(call, counted=True)
+        self.batch.schedule()
+
+    def open_upstream(self, attempt: Attempt, connection: EndpointConnection) -> None:
+        """Opens the attempt's stream on `connection` and sends its headers and request."""
+        call = attempt.call
+        if call.finished or attempt not in call.live:
+            return  # cancelled while it waited for a connection
+        up = connection.open_stream(attempt)
         up.partner = call.down
-        call.down.partner = up
-        call.up = up
+        attempt.stream = up
         headers = call.headers
-        if call.deadline is not None and (call.delayed or call.tried):
-            # Time spent here must come off the tool's budget: its deadline may not end
-            # later than the agent's.
-            adjusted = self._with_remaining_timeout(call)
-            if adjusted is None:
-                return
-            headers = adjusted
+        if attempt.number > 1 or attempt.delayed or call.rewrite_timeout or call.fallback_of:
+            headers = self._attempt_headers(call, attempt)
         connection.send_headers(up, headers, call.headers_end)
-        request = call.request
-        for item, end_stream, credit in request:
+        for item, end_stream, credit in call.request:
             if credit < 0:
                 connection.send_headers(up, item, True)
             else:
                 connection.send_data(up, item, end_stream, credit)
         if call.replayable:
-            # Kept for a replay; already credited, so a second send credits nothing.
-            call.request = [
-                (item, end, 0 if credit > 0 else credit) for item, end, credit in request
-            ]
-        else:
-            call.request = []
+            # Kept for another attempt; credited at receipt, so sending credits nothing.
+            return
+        call.request = []
 
-    def _with_remaining_timeout(self, call: Call) -> HeaderList | None:
-        """The headers with `grpc-timeout` lowered to what remains of the agent's deadline."""
-        assert call.deadline is not None
-        remaining = call.deadline - time.monotonic()
-        if remaining <= 0:
-            self.fail(
-                call,
-                Code.DEADLINE_EXCEEDED,
-                f"deadline exceeded before {call.path} reached tool {call.tool!r}",
-            )
-            return None
-        value = format_timeout(remaining)
-        return [(n, value) if n == b"grpc-timeout" else (n, v) for n, v in call.headers]
+    def _attempt_headers(self, call: Call, attempt: Attempt) -> HeaderList:
+        """The request headers as this attempt sends them: the budget left of the deadline
+        (never later than the agent's), `grpc-previous-rpc-attempts`, the fallback's path."""
+        headers: HeaderList = []
+        path = call.fallback_path
+        for name, value in call.headers:
+            if name == b"grpc-timeout" or name == b"grpc-previous-rpc-attempts":
+                continue
+            if name == b":path" and path:
+                value = path.encode()
+            headers.append((name, value))
+        if call.deadline != INFINITY:
+            remaining = max(0.001, call.deadline - self.loop.time())
+            headers.append((b"grpc-timeout", format_timeout(remaining)))
+        if attempt.number > 1:
+            headers.append((b"grpc-previous-rpc-attempts", str(attempt.number - 1).encode()))
+        return headers
+
+    # ------------------------------------------------------------ requests
 
     def request_data(self, call: Call, payload: bytes, end_stream: bool) -> None:
         down = call.down
         try:
             call.request_scanner.feed(payload)
         except MessageTooLarge as error:
+            down.conn.consumed(down, len(payload))
             self._abort(
                 call,
                 Code.RESOURCE_EXHAUSTED,
                 f"request to {call.path}: {error} (set by --max-message-bytes)",
             )
-            down.conn.consumed(down, len(payload))
             return
         size = len(payload)
-        up = call.up
         if call.replayable:
             call.request_bytes += size
             if call.request_bytes <= REPLAY_LIMIT:
                 call.request.append((payload, end_stream, 0))
                 down.conn.consumed(down, size)  # bounded by REPLAY_LIMIT per call
-                if up is not None:
-                    up.conn.send_data(up, payload, end_stream, 0)
+                for attempt in call.live:
+                    up = attempt.stream
+                    if up is not None:
+                        up.conn.send_data(up, payload, end_stream, 0)
                 return
-            call.replayable = False
-            if up is not None:
-                call.request = []  # everything kept so far was sent already
+            self._stop_replaying(call)
+        target = call.committed or (call.live[0] if call.live else None)
+        up = target.stream if target is not None else None
         if up is not None:
             up.conn.send_data(up, payload, end_stream, size)
         else:
             call.request.append((payload, end_stream, size))
 
+    def _stop_replaying(self, call: Call) -> None:
+        """The request outgrew what is held: one attempt carries on, alone, never resent."""
+        call.replayable = False
+        call.cancel_pending()  # no hedge or retry can follow now
+        keep = call.committed or (call.live[0] if call.live else None)
+        for attempt in list(call.live):
+            if attempt is not keep:
+                self._cancel_attempt(attempt)
+        if keep is not None and keep.stream is not None:
+            call.request = []  # everything held so far was sent on it
+
     def request_trailers(self, call: Call | None, headers: HeaderList) -> None:
         if call is None:
             return
-        if call.up is not None:
-            call.up.conn.send_headers(call.up, headers, True)
-            if not call.replayable:
-                return
-        call.request.append((headers, True, -1))
+        for attempt in call.live:
+            if attempt.stream is not None:
+                attempt.stream.conn.send_headers(attempt.stream, headers, True)
+        if call.replayable or not call.live or call.live[0].stream is None:
+            call.request.append((headers, True, -1))
 
     def agent_reset(self, call: Call) -> None:
         """The agent cancelled the call (or its connection went away)."""
-        up = call.up
+        for attempt in list(call.live):
+            self._cancel_attempt(attempt)
+        if not call.finished:
+            call.route.completed(call, Code.CANCELLED, self.loop.time() - call.started)
+        self._finish(call)
+
+    def _cancel_attempt(self, attempt: Attempt) -> None:
+        """Cancels an attempt in flight (the agent left, another attempt won, time ran out)."""
+        call = attempt.call
+        if attempt in call.live:
+            call.live.remove(attempt)
+            call.route.attempt_ended(attempt, success=True)  # not the endpoint's fault
+        up = attempt.stream
         if up is not None:
             up.conn.send_rst(up, ErrorCode.CANCEL)
-        elif call.endpoint is not None:
-            pool = self.pools.get(call.endpoint)
+        else:
+            pool = self.pools.get(attempt.endpoint)
             if pool is not None:
-                pool.cancel(call)
-        self._finish(call)
+                pool.cancel(attempt)
 
     # ------------------------------------------------------------ responses
 
-    def response_headers(self, call: Call, headers: HeaderList, end_stream: bool) -> None:
-        if not call.response_started:
-            call.response_started = True
-            call.replayable = False
-            call.request = [r for r in call.request if r[2] > 0]  # only unsent, uncredited
+    def response_headers(self, attempt: Attempt, headers: HeaderList, end_stream: bool) -> None:
+        call = attempt.call
+        if call.committed is None:
+            if call.finished or attempt not in call.live:
+                return
+            if end_stream:
+                code = _status_of(headers)
+                if code != Code.OK:
+                    # A status before any message: the Route may try the call again.
+                    self._attempt_failed(attempt, code, headers, unprocessed=False)
+                    return
+            self._commit(attempt)
+            if call.fallback_of:
+                headers = [*headers, (b"x-toolmesh-fallback", call.route.tool.encode())]
+        elif attempt is not call.committed:
+            return
         call.down.conn.send_headers(call.down, headers, end_stream)
+        if end_stream:
+            self._completed(call, _status_of(headers))
 
-    def response_data(self, call: Call, payload: bytes, end_stream: bool) -> None:
+    def _commit(self, attempt: Attempt) -> None:
+        """`attempt`'s response goes to the agent; every other attempt is cancelled."""
+        call = attempt.call
+        call.committed = attempt
+        call.cancel_pending()
+        for other in list(call.live):
+            if other is not attempt:
+                self._cancel_attempt(other)
+        call.down.partner = attempt.stream
+        call.replayable = False
+        call.request = [r for r in call.request if r[2] > 0]  # only unsent, uncredited
+
+    def response_data(self, attempt: Attempt, payload: bytes, end_stream: bool) -> None:
+        call = attempt.call
+        up = attempt.stream
+        if attempt is not call.committed:
+            if up is not None:
+                up.conn.consumed(up, len(payload))
+            return
         try:
             call.response_scanner.feed(payload)
         except MessageTooLarge as error:
-            up = call.up
             if up is not None:
                 up.conn.consumed(up, len(payload))
             self._abort(
@@ -334,61 +437,181 @@ class Relay:
             return
         call.down.conn.send_data(call.down, payload, end_stream, len(payload))
 
-    def endpoint_reset(self, call: Call, code: int) -> None:
-        """The endpoint reset the call's stream."""
-        if code == ErrorCode.REFUSED_STREAM and not call.response_started:
-            # §8.7: a refused stream was not processed; it may go to another connection.
-            self.endpoint_refused(call, f"{call.endpoint} refused the stream")
+    def endpoint_reset(self, attempt: Attempt, code: int) -> None:
+        """The endpoint reset the attempt's stream."""
+        call = attempt.call
+        if call.committed is None:
+            if code == ErrorCode.REFUSED_STREAM:
+                # RFC 9113 §8.7: a refused stream was not processed; it may go elsewhere.
+                self.endpoint_refused(attempt, f"{attempt.endpoint} refused the stream")
+            elif attempt in call.live:
+                grpc_code = Code.CANCELLED if code == ErrorCode.CANCEL else Code.INTERNAL
+                message = f"{attempt.endpoint} reset the stream ({_h2_code_name(code)})"
+                self._attempt_failed(
+                    attempt, grpc_code, trailers_only(grpc_code, message), unprocessed=False
+                )
+            return
+        if attempt is not call.committed:
             return
         down = call.down
         if code == ErrorCode.NO_ERROR and down.local_ended:
             return  # the response is complete; the endpoint just stops reading the request
+        call.route.attempt_ended(attempt, success=False)
+        call.route.completed(
+            call,
+            Code.CANCELLED if code == ErrorCode.CANCEL else Code.INTERNAL,
+            self.loop.time() - call.started,
+        )
         down.conn.send_rst(down, code)
 
-    def endpoint_refused(self, call: Call, reason: str) -> None:
-        """The endpoint provably did not process the call: send it again if we can."""
-        call.up = None
-        call.down.partner = None
-        if call.down.reset:
-            self._finish(call)
+    def endpoint_refused(self, attempt: Attempt, reason: str) -> None:
+        """The endpoint provably did not process the attempt (REFUSED_STREAM, GOAWAY)."""
+        call = attempt.call
+        attempt.stream = None
+        if attempt not in call.live or call.finished:
             return
-        if not call.replayable or call.response_started:
-            self.fail(
-                call,
-                Code.UNAVAILABLE,
-                f"tool {call.tool!r}: {reason}; the request was too large to resend",
+        headers = trailers_only(Code.UNAVAILABLE, f"tool {call.tool!r}: {reason}")
+        self._attempt_failed(attempt, Code.UNAVAILABLE, headers, unprocessed=True, reason=reason)
+
+    def endpoint_unreachable(self, attempt: Attempt, reason: str) -> None:
+        """The endpoint could not be connected to: nothing was sent."""
+        call = attempt.call
+        if attempt not in call.live or call.finished:
+            return
+        call.unreachable.add(attempt.endpoint)
+        headers = trailers_only(Code.UNAVAILABLE, f"tool {call.tool!r}: {reason}")
+        self._attempt_failed(attempt, Code.UNAVAILABLE, headers, unprocessed=True, reason=reason)
+
+    def endpoint_lost(self, attempt: Attempt, reason: str) -> None:
+        """The endpoint's connection broke while the attempt was on it."""
+        call = attempt.call
+        attempt.stream = None
+        if call.finished:
+            return
+        message = f"tool {call.tool!r}: {reason}"
+        if call.committed is None:
+            if attempt in call.live:
+                self._attempt_failed(
+                    attempt,
+                    Code.UNAVAILABLE,
+                    trailers_only(Code.UNAVAILABLE, message),
+                    unprocessed=False,
+                    reason=reason,
+                )
+            return
+        if attempt is call.committed:
+            call.route.attempt_ended(attempt, success=False)
+            call.down.partner = None
+            self._fail(call, Code.UNAVAILABLE, message)
+
+    def _attempt_failed(
+        self,
+        attempt: Attempt,
+        code: int,
+        headers: HeaderList,
+        *,
+        unprocessed: bool,
+        reason: str = "",
+    ) -> None:
+        """An attempt ended without a response to forward: try again, or end the call."""
+        call = attempt.call
+        route = call.route
+        if attempt in call.live:
+            call.live.remove(attempt)
+        route.attempt_ended(attempt, success=unprocessed or code not in ENDPOINT_FAILURES)
+        call.failures.append(
+            f"{attempt.endpoint}: {reason or _message_of(headers) or Code(code).name}"
+        )
+        if code in ENDPOINT_FAILURES:
+            call.failed_endpoints.add(attempt.endpoint)
+        if call.live:
+            return  # another attempt (a hedge) is still running: wait for it
+        if call.replayable:
+            decision = route.retry(
+                call, code, _header(headers, b"grpc-retry-pushback-ms"), unprocessed
             )
+        else:
+            decision = None  # the request was too large to hold: it cannot be sent again
+        if isinstance(decision, float):
+            if self.loop.time() + decision < call.deadline:
+                if decision <= 0:
+                    self._start_attempt(call, counted=not unprocessed)
+                else:
+                    call.cancel_pending()
+                    call.pending = self.loop.call_later(
+                        decision, self._retry, call, not unprocessed
+                    )
+                return
+        elif isinstance(decision, Refusal):
+            self._refused(call, decision)
             return
-        call.tried.append(f"{call.endpoint}: {reason}")
-        if len(call.tried) > 3:
-            self.fail(call, Code.UNAVAILABLE, f"tool {call.tool!r}: {'; '.join(call.tried)}")
+        if route.fallback and call.replayable and not call.fallback_of and self._to_fallback(call):
             return
-        # The same endpoint may serve it on a fresh connection; prefer the others first.
-        endpoints = self._endpoints_of(call)
-        others = tuple(e for e in endpoints if e != call.endpoint)
-        self._dispatch_again(call, others or endpoints)
+        # End the call with what the tool said (a trailers-only response).
+        route.completed(call, code, self.loop.time() - call.started)
+        self._end_with(call, headers)
 
-    def _dispatch_again(self, call: Call, endpoints: tuple[Address, ...]) -> None:
-        remembered = call.tried
-        call.tried = [
-            t for t in remembered if t.partition(": ")[0] not in {str(e) for e in endpoints}
-        ]
-        self._dispatch(call, endpoints)
-        call.tried = remembered
+    def _retry(self, call: Call, counted: bool) -> None:
+        call.pending = None
+        if not call.finished and call.committed is None and not call.down.reset:
+            self._start_attempt(call, counted=counted)
+        self.batch.schedule()
 
-    def endpoint_unreachable(self, call: Call, reason: str) -> None:
-        """The endpoint could not be connected to: nothing was sent, try the next one."""
-        call.tried.append(reason)
-        if call.down.reset:
-            self._finish(call)
+    def _to_fallback(self, call: Call) -> bool:
+        """Sends the call to its tool's fallback (same method name); False when impossible."""
+        primary = call.route
+        fallback = self.routes.fallback_route(primary)
+        if fallback is None or not fallback.endpoints:
+            return False
+        call.fallback_of = primary.tool
+        call.fallback_path = f"/{fallback.service}/{fallback.method}"
+        primary.completed(call, Code.UNAVAILABLE, self.loop.time() - call.started)
+        primary.released(call)
+        call.route = fallback
+        call.attempts = 0
+        call.failed_endpoints.clear()
+        self._start_attempt(call, counted=True)
+        return True
+
+    def _refused(self, call: Call, refusal: Refusal) -> None:
+        """The Route refused the call (breaker open, budget spent...): fallback or fail."""
+        route = call.route
+        if (
+            route.fallback
+            and call.replayable
+            and not call.fallback_of
+            and refusal.code == Code.UNAVAILABLE
+            and self._to_fallback(call)
+        ):
             return
-        self._dispatch(call, self._endpoints_of(call))
+        route.completed(call, refusal.code, self.loop.time() - call.started)
+        self._fail(call, refusal.code, refusal.message, refusal.details)
 
-    def endpoint_lost(self, call: Call, reason: str) -> None:
-        """The endpoint's connection broke while the call was on it."""
-        call.up = None
-        call.down.partner = None
-        self.fail(call, Code.UNAVAILABLE, f"tool {call.tool!r}: {reason}")
+    def _deadline_expired(self, call: Call) -> None:
+        call.timer = None
+        if call.finished:
+            return
+        for attempt in list(call.live):
+            self._cancel_attempt(attempt)
+        elapsed = self.loop.time() - call.started
+        call.route.completed(call, Code.DEADLINE_EXCEEDED, elapsed)
+        tries = f" after {call.attempts} attempt(s)" if call.attempts > 1 else ""
+        message = (
+            f"deadline exceeded: tool {call.route.tool!r} did not answer {call.path} within"
+            f" {elapsed:.3f}s{tries}"
+        )
+        details = self.routes.deadline_details(call, message)
+        self._fail(call, Code.DEADLINE_EXCEEDED, message, details)
+        self.batch.schedule()
+
+    def _completed(self, call: Call, code: int) -> None:
+        """The committed attempt's response ended with `code`."""
+        attempt = call.committed
+        if attempt is not None and attempt in call.live:
+            call.live.remove(attempt)
+            call.route.attempt_ended(attempt, success=code not in ENDPOINT_FAILURES)
+        call.route.completed(call, code, self.loop.time() - call.started)
+        call.cancel_timer()
 
     # ------------------------------------------------------------ endings
 
@@ -400,41 +623,95 @@ class Relay:
             down.conn.send_rst(down, ErrorCode.NO_ERROR)
         down.conn.stream_closed(down)
 
-    def fail(self, call: Call, code: Code, message: str) -> None:
-        """Ends the agent's side of the call with a gRPC status (the endpoint side is gone)."""
+    def _end_with(self, call: Call, headers: HeaderList) -> None:
+        """Ends the agent's stream with a header block (a trailers-only response)."""
         down = call.down
         if not down.reset and not down.local_ended:
-            if call.response_started:
-                down.conn.send_headers(down, status_trailers(code, message), True)
-            else:
-                down.conn.send_headers(down, trailers_only(code, message), True)
+            if call.fallback_of:
+                headers = [*headers, (b"x-toolmesh-fallback", call.route.tool.encode())]
+            down.conn.send_headers(down, headers, True)
             if not down.remote_ended:
                 down.conn.send_rst(down, ErrorCode.NO_ERROR)
         if down.conn.streams.get(down.id) is down and down.closed:
             down.conn.stream_closed(down)
         self._finish(call)
 
-    def _abort(self, call: Call, code: Code, message: str) -> None:
-        """Fails the call and cancels its endpoint stream."""
-        up = call.up
-        if up is not None:
-            call.up = None
-            up.conn.send_rst(up, ErrorCode.CANCEL)
-        self.fail(call, code, message)
+    def _fail(self, call: Call, code: int, message: str, details: bytes = b"") -> None:
+        """Ends the call with a status the mesh made (the endpoint side is gone)."""
+        if call.committed is not None:  # response headers went out: end with trailers
+            headers = status_trailers(Code(code), message)
+        else:
+            headers = trailers_only(Code(code), message)
+        if details:
+            headers.append((b"grpc-status-details-bin", details))
+        self._end_with(call, headers)
+
+    def _abort(self, call: Call, code: int, message: str) -> None:
+        """Fails the call and cancels its attempts."""
+        for attempt in list(call.live):
+            self._cancel_attempt(attempt)
+        call.route.completed(call, code, self.loop.time() - call.started)
+        self._fail(call, code, message)
 
     def stream_side_closed(self, call: Call) -> None:
         """One side's stream closed; the call ends when both have (a reset ends both)."""
-        down, up = call.down, call.up
+        down = call.down
+        committed = call.committed
+        up = committed.stream if committed is not None else None
         if down.reset and up is not None and not up.closed:
             up.conn.send_rst(up, ErrorCode.CANCEL)
-        if down.closed and (up is None or up.closed):
+        if down.closed and (committed is None or up is None or up.closed):
+            if committed is not None and committed in call.live:
+                call.live.remove(committed)
+                call.route.attempt_ended(committed, success=True)
             self._finish(call)
 
     def _finish(self, call: Call) -> None:
-        if call.down.call is None:
+        if call.finished:
             return
+        call.finished = True
+        call.cancel_timer()
+        call.cancel_pending()
+        for attempt in list(call.live):
+            self._cancel_attempt(attempt)
         call.down.call = None
         call.request = []
+        call.route.released(call)
         self.active_calls -= 1
         if self.active_calls == 0:
             self._idle.set()
+
+
+INFINITY = float("inf")
+NOTHING_TO_AVOID: frozenset[Address] = frozenset()
+# Statuses that count against the endpoint that returned them (outlier ejection).
+ENDPOINT_FAILURES = frozenset({Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS})
+
+
+def _header(headers: HeaderList, name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _status_of(headers: HeaderList) -> int:
+    value = _header(headers, b"grpc-status")
+    if value is None:
+        return Code.UNKNOWN
+    try:
+        return int(value)
+    except ValueError:
+        return Code.UNKNOWN
+
+
+def _message_of(headers: HeaderList) -> str:
+    value = _header(headers, b"grpc-message")
+    return percent_decode(value) if value else ""
+
+
+def _h2_code_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return hex(code)

@@ -43,6 +43,27 @@ def percent_encode(message: str) -> bytes:
     return b"".join(bytes([byte]) if byte in _UNRESERVED else b"%%%02X" % byte for byte in raw)
 
 
+def percent_decode(value: bytes) -> str:
+    """The text of a percent-encoded `grpc-message` (invalid escapes are kept as they are)."""
+    if b"%" not in value:
+        return value.decode("utf-8", "replace")
+    out = bytearray()
+    index = 0
+    while index < len(value):
+        byte = value[index]
+        if byte == 0x25 and index + 2 < len(value) + 0 and _is_hex(value[index + 1 : index + 3]):
+            out.append(int(value[index + 1 : index + 3], 16))
+            index += 3
+        else:
+            out.append(byte)
+            index += 1
+    return out.decode("utf-8", "replace")
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
+
+
 def trailers_only(code: Code, message: str) -> HeaderList:
     """The header list of a trailers-only response carrying `code` and `message`."""
     return [

@@ -12,13 +12,15 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from mesh.api.v1 import registry_pb2, registry_pb2_grpc
+from mesh.api.v1 import policy_pb2, registry_pb2, registry_pb2_grpc
+from mesh.config.names import is_tool_name
 from registry.auth import BearerAuth
-from registry.errors import RegistryError, status_of
+from registry.errors import NotFound, RegistryError, status_of
 from registry.leases import Reaper
 from registry.store import Store
 from registry.tables import timestamp
 from registry.validation import (
+    fallback_names,
     require_tool_name,
     validate_add_endpoints,
     validate_instance_ref,
@@ -60,11 +62,29 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
 
         return await self._answer(context, checked)
 
+    async def _unregistered_fallbacks(self, policy: policy_pb2.ToolPolicy) -> frozenset[str]:
+        """The fallback tools `policy` names that the store does not have.
+
+        Looked up before the write, not inside its transaction: a fallback is not pinned
+        (deregistering it stays allowed), so the check guards against typos and ordering
+        mistakes, and sidecars treat a fallback that disappeared as no fallback.
+        """
+        missing = set()
+        for name in sorted(fallback_names(policy)):
+            if not is_tool_name(name):
+                continue  # reported by the validation as an invalid name
+            try:
+                await self._store.get_tool(name)
+            except NotFound:
+                missing.add(name)
+        return frozenset(missing)
+
     async def RegisterTool(
         self, request: registry_pb2.RegisterToolRequest, context: Context
     ) -> registry_pb2.RegisterToolResponse:
         async def handle() -> registry_pb2.RegisterToolResponse:
-            definition = validate_tool(request.tool)
+            unregistered = await self._unregistered_fallbacks(request.tool.policy)
+            definition = validate_tool(request.tool, unregistered=unregistered)
             state, version, created = await self._store.register_tool(definition)
             return registry_pb2.RegisterToolResponse(state=state, version=version, created=created)
 
@@ -136,7 +156,8 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
         self, request: registry_pb2.SetPolicyRequest, context: Context
     ) -> registry_pb2.SetPolicyResponse:
         async def handle() -> registry_pb2.SetPolicyResponse:
-            policy = validate_set_policy(request)
+            unregistered = await self._unregistered_fallbacks(request.policy)
+            policy = validate_set_policy(request, unregistered=unregistered)
             version = await self._store.set_policy(request.tool, policy)
             return registry_pb2.SetPolicyResponse(version=version)
 

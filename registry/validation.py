@@ -6,25 +6,33 @@ request at once (joined with "; "), each prefixed by the request field it concer
 `tool.endpoints[1].address: address 'foo' has no port (expected HOST:PORT)`.
 
 What depends on stored state (an unknown tool, a service owned by another tool) is checked
-by the store inside the transaction that makes the change, so it cannot race.
+by the store inside the transaction that makes the change, so it cannot race. The one
+exception is a policy's fallback tools: the service looks them up just before validating and
+passes the missing ones in (`unregistered`), so they are reported with every other problem.
+A fallback tool removed later is not prevented; sidecars treat a missing fallback as none.
+
+Policies are checked with `mesh.config`, the code sidecars load them with.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from google.protobuf import duration_pb2
 
 from mesh.addresses import AddressError, parse_address
 from mesh.api.v1 import policy_pb2, registry_pb2
+from mesh.config import policy_problems as config_policy_problems
+from mesh.config.names import TOOL_NAME, TOOL_NAME_RULE, is_tool_name
 from mesh.descriptors import DescriptorError, build_pool, find_service, services_in
 from mesh.reserved import RESERVED_SERVICES
 from registry.errors import InvalidArgument
 from registry.leases import DEFAULT_TTL, MAX_TTL, MIN_TTL
 
-_TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+_TOOL_NAME = TOOL_NAME  # one rule for tool names, shared with policy fallbacks
 _MAX_INSTANCE_ID = 253  # characters; fits a DNS name or a pod name
 _INSTANCE_ID = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
 
@@ -70,10 +78,7 @@ def tool_name_problems(name: str, field: str) -> list[str]:
     if not name:
         return [f"{field}: required"]
     if not _TOOL_NAME.fullmatch(name):
-        return [
-            f"{field}: {name!r} is not a valid tool name (1 to 63 characters: lowercase "
-            "letters, digits, '-', '_' and '.', starting with a letter or digit)"
-        ]
+        return [f"{field}: {name!r} is not a valid tool name ({TOOL_NAME_RULE})"]
     return []
 
 
@@ -107,13 +112,42 @@ def _duration_seconds(duration: duration_pb2.Duration) -> float:
     return duration.seconds + duration.nanos / 1e9
 
 
-def policy_problems(policy: policy_pb2.ToolPolicy, field: str) -> list[str]:
-    """Problems of a tool policy given in request field `field`."""
-    problems: list[str] = []
-    if policy.HasField("timeout") and _duration_seconds(policy.timeout) <= 0:
-        seconds = _duration_seconds(policy.timeout)
-        problems.append(f"{field}.timeout: must be positive when set (got {seconds:g}s)")
+def policy_problems(
+    policy: policy_pb2.ToolPolicy,
+    field: str,
+    *,
+    tool: str | None = None,
+    unregistered: AbstractSet[str] = frozenset(),
+) -> list[str]:
+    """Problems of a tool policy given in request field `field`.
+
+    The rules are `mesh.config`'s, the code sidecars load policies with. On top, a fallback
+    (the tool's or a method's) must not be the tool itself (`tool`) and must not be one of
+    `unregistered`: the names the caller found missing from the store (see
+    `fallback_names`).
+    """
+    problems = config_policy_problems(policy, field, tool=tool)
+    for path, name in _fallbacks(policy, field):
+        if name in unregistered and name != tool and is_tool_name(name):
+            problems.append(
+                f"{path}: tool {name!r} is not registered (a fallback must be a registered tool)"
+            )
     return problems
+
+
+def fallback_names(policy: policy_pb2.ToolPolicy) -> set[str]:
+    """Every tool a policy names as a fallback (the tool's own and its methods')."""
+    return {name for _, name in _fallbacks(policy, "")}
+
+
+def _fallbacks(policy: policy_pb2.ToolPolicy, field: str) -> list[tuple[str, str]]:
+    """(request field, tool name) of each non-empty fallback, the tool's first."""
+    found = [(f"{field}.fallback", policy.fallback)] if policy.fallback else []
+    for key in sorted(policy.methods):
+        method = policy.methods[key]
+        if method.HasField("fallback") and method.fallback:
+            found.append((f"{field}.methods.{key}.fallback", method.fallback))
+    return found
 
 
 def _service_problems(tool: registry_pb2.Tool, problems: list[str]) -> tuple[str, ...]:
@@ -158,13 +192,20 @@ def _reserved_problems(services: list[str], field: str, problems: list[str]) -> 
             )
 
 
-def validate_tool(tool: registry_pb2.Tool) -> ToolDefinition:
-    """Validates RegisterToolRequest.tool; raises InvalidArgument listing every problem."""
+def validate_tool(
+    tool: registry_pb2.Tool, *, unregistered: AbstractSet[str] = frozenset()
+) -> ToolDefinition:
+    """Validates RegisterToolRequest.tool; raises InvalidArgument listing every problem.
+
+    `unregistered`: fallback tools of its policy that the store does not have.
+    """
     problems = tool_name_problems(tool.name, "tool.name")
     services = _service_problems(tool, problems)
     addresses = _endpoint_addresses(tool.endpoints, "tool.endpoints", problems)
     if tool.HasField("policy"):
-        problems.extend(policy_problems(tool.policy, "tool.policy"))
+        problems.extend(
+            policy_problems(tool.policy, "tool.policy", tool=tool.name, unregistered=unregistered)
+        )
     _raise_if(problems)
     normalized = registry_pb2.Tool()
     normalized.CopyFrom(tool)
@@ -245,10 +286,17 @@ def validate_instance_ref(tool: str, instance_id: str) -> InstanceRef:
     return InstanceRef(tool, instance_id)
 
 
-def validate_set_policy(request: registry_pb2.SetPolicyRequest) -> policy_pb2.ToolPolicy | None:
-    """Validates SetPolicy; returns the new policy, or None to clear it."""
+def validate_set_policy(
+    request: registry_pb2.SetPolicyRequest, *, unregistered: AbstractSet[str] = frozenset()
+) -> policy_pb2.ToolPolicy | None:
+    """Validates SetPolicy; returns the new policy, or None to clear it.
+
+    `unregistered`: fallback tools of the policy that the store does not have.
+    """
     problems = tool_name_problems(request.tool, "tool")
     if request.HasField("policy"):
-        problems.extend(policy_problems(request.policy, "policy"))
+        problems.extend(
+            policy_problems(request.policy, "policy", tool=request.tool, unregistered=unregistered)
+        )
     _raise_if(problems)
     return request.policy if request.HasField("policy") else None

@@ -29,6 +29,11 @@ def _options(argv: list[str]) -> SidecarOptions:
     parser.add_argument(
         "--upstream-connections", type=int, default=2, help="connections per endpoint"
     )
+    parser.add_argument(
+        "--no-policies",
+        action="store_true",
+        help="forward without resilience policies (a baseline for benchmarks)",
+    )
     arguments = parser.parse_args(argv)
     return SidecarOptions(
         listen=arguments.listen,
@@ -36,6 +41,7 @@ def _options(argv: list[str]) -> SidecarOptions:
         cache=arguments.cache,
         metrics_listen=arguments.metrics_listen,
         upstream_connections=arguments.upstream_connections,
+        policies=not arguments.no_policies,
     )
 
 

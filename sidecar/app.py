@@ -53,6 +53,7 @@ async def serve(
         internal_services=INTERNAL_SERVICES,
         max_message_bytes=options.max_message_bytes,
         upstream_connections=options.upstream_connections,
+        policies=options.policies,
     )
     await watcher.start(options.registry_wait_s)
     try:

@@ -30,3 +30,4 @@ class SidecarOptions:
     grace_period_s: float = 10.0  # how long SIGTERM waits for calls in flight
     registry_wait_s: float = 2.0  # how long start-up waits for the registry before the cache
     upstream_connections: int = 2  # pooled HTTP/2 connections per tool endpoint
+    policies: bool = True  # False: forward without resilience policies (a baseline to measure)

@@ -13,11 +13,11 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from mesh.cli import errors
 from mesh.cli.errors import CliError, ToolCallFailed, UsageError
-from mesh.cli.options import add_flags, commands
+from mesh.cli.options import GROUPS, add_flags, commands
 
 Runner = Callable[[argparse.Namespace], int]
 
@@ -57,6 +57,9 @@ def _runners() -> dict[str, Runner]:
         "sidecar": lazy("mesh.cli.serve", "run_sidecar"),
         "register": lazy("mesh.cli.register", "run_register"),
         "deregister": lazy("mesh.cli.register", "run_deregister"),
+        "policy set": lazy("mesh.cli.policy", "run_policy_set"),
+        "policy get": lazy("mesh.cli.policy", "run_policy_get"),
+        "policy check": lazy("mesh.cli.policy", "run_policy_check"),
         "tools": lazy("mesh.cli.tools", "run_tools"),
         "call": lazy("mesh.cli.call", "run_call"),
         "demo": lazy("mesh.cli.demo", "run_demo"),
@@ -73,14 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"toolmesh {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    groups: dict[str, Any] = {}  # group name -> the subparsers of its actions
     for command in commands():
-        sub = subparsers.add_parser(
-            command.name,
+        group, _, action = command.name.partition(" ")
+        if action and group not in groups:
+            group_parser = subparsers.add_parser(
+                group,
+                help=GROUPS[group],
+                description=GROUPS[group],
+                epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+            group_parser.set_defaults(command_name=group)
+            groups[group] = group_parser.add_subparsers(
+                dest="action", metavar="ACTION", parser_class=_Parser
+            )
+        sub = (groups[group] if action else subparsers).add_parser(
+            action or command.name,
             help=command.summary,
             description=command.summary,
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        sub.set_defaults(command_name=command.name)
         add_flags(sub, command)
     return parser
 
@@ -92,10 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = build_parser().parse_known_args(argv)
         if args.command is None:
             raise UsageError("a command is required (see `toolmesh --help`)")
-        command = f"toolmesh {args.command}"
+        command = f"toolmesh {args.command_name}"
+        if args.command_name in GROUPS:
+            actions = [
+                c.name.partition(" ")[2]
+                for c in commands()
+                if c.name.startswith(f"{args.command_name} ")
+            ]
+            raise UsageError(
+                f"an action is required: {', '.join(actions)} (see `{command} --help`)"
+            )
         if extra:
             raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see `{command} --help`)")
-        return _runners()[args.command](args)
+        return _runners()[args.command_name](args)
     except ToolCallFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -7,7 +7,7 @@
     protos: [proto/echo/v1/echo.proto]    # relative to the manifest's directory
     include_dirs: [proto]                 # relative to the manifest's directory
     endpoints: ["127.0.0.1:50051"]
-    policy: {timeout: 2s}                 # see mesh.cli.policy_yaml
+    policy: {timeout: 2s}                 # the policy's YAML form (see mesh.config)
 
 Unknown keys are refused, naming the key, so a misspelt field never goes unnoticed.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from mesh.api.v1 import policy_pb2
-from mesh.cli.policy_yaml import PolicyError, policy_from_mapping
+from mesh.config import ConfigError, policy_from_mapping
 
 KEYS = (
     "name",
@@ -77,8 +77,8 @@ def load_manifest(path: Path) -> Manifest:
     policy = None
     if data.get("policy") is not None:
         try:
-            policy = policy_from_mapping(data["policy"], where=f"{path}: policy")
-        except PolicyError as error:
+            policy = policy_from_mapping(data["policy"], where=str(path), field="policy")
+        except ConfigError as error:
             raise ManifestError(str(error)) from None
     return Manifest(
         path=path,

@@ -61,7 +61,11 @@ class Flag:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One `toolmesh` subcommand: its name, a one-line summary and its flags."""
+    """One `toolmesh` subcommand: its name, a one-line summary and its flags.
+
+    A name of two words (`policy set`) is an action of the group named by the first word
+    (see GROUPS): `toolmesh policy set TOOL FILE.yaml`.
+    """
 
     name: str
     summary: str
@@ -80,6 +84,10 @@ DEFAULT_CLIENT_TIMEOUT = "5s"
 # Distinct twins: a registry and a sidecar started from one environment must not collide.
 REGISTRY_METRICS_ENV = "TOOLMESH_REGISTRY_METRICS_LISTEN"
 SIDECAR_METRICS_ENV = "TOOLMESH_SIDECAR_METRICS_LISTEN"
+
+
+# Commands named `GROUP ACTION` (`policy set`) are the actions of a group; its summary:
+GROUPS = {"policy": "read, write or check a tool's policy (set, get, check)"}
 
 
 def commands() -> tuple[Command, ...]:
@@ -290,8 +298,8 @@ def commands() -> tuple[Command, ...]:
                 Flag(
                     "--policy",
                     "policy",
-                    "the tool's policy as YAML (supported today: `timeout: 2s`); replaces "
-                    "the manifest's policy",
+                    "the tool's policy as YAML (schema: README, Policies); replaces the "
+                    "manifest's policy",
                     unset="the registry keeps the tool's current policy",
                     metavar="FILE.yaml",
                 ),
@@ -308,6 +316,40 @@ def commands() -> tuple[Command, ...]:
                 registry_address,
                 token_file,
                 timeout,
+            ),
+        ),
+        Command(
+            "policy set",
+            "replace a tool's policy with the one in a YAML file (validated first)",
+            (
+                Flag("TOOL", "tool", "the tool's name", kind=Kind.POSITIONAL),
+                Flag("FILE.yaml", "file", "the policy as YAML", kind=Kind.POSITIONAL),
+                registry_address,
+                token_file,
+                timeout,
+            ),
+        ),
+        Command(
+            "policy get",
+            "print a tool's policy as YAML (a comment line when the defaults apply)",
+            (
+                Flag("TOOL", "tool", "the tool's name", kind=Kind.POSITIONAL),
+                registry_address,
+                timeout,
+            ),
+        ),
+        Command(
+            "policy check",
+            "validate a policy file offline: every problem, or `ok`",
+            (
+                Flag("FILE.yaml", "file", "the policy as YAML", kind=Kind.POSITIONAL),
+                Flag(
+                    "--tool",
+                    "tool",
+                    "the tool the policy is for (a fallback to the tool itself is then refused)",
+                    unset="not checked",
+                    metavar="NAME",
+                ),
             ),
         ),
         Command(

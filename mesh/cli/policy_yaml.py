@@ -1,74 +1,29 @@
-"""A tool's policy as YAML, turned into `toolmesh.v1.ToolPolicy`.
-
-Supported today (the full policy schema comes later, in `mesh/config`):
-
-    timeout: 2s        # total budget of one call; a duration such as 250ms, 2s or 1m
-
-Any other key is refused with a message naming it, so a policy that asks for something the
-mesh would silently ignore never reaches the registry.
-"""
+"""A policy file on disk: read here, parsed and validated by `mesh.config` (the full schema,
+documented in the README's "Policies" section)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from mesh.api.v1 import policy_pb2
-from mesh.cli.durations import DurationError, parse_duration
-
-SUPPORTED_KEYS = ("timeout",)
-
-
-class PolicyError(ValueError):
-    """A policy that cannot be used; the message names the file or key and the problem."""
+from mesh.cli.errors import UsageError
+from mesh.config import load_policy_yaml
 
 
-def load_policy_file(path: Path) -> policy_pb2.ToolPolicy:
-    """Reads and validates the policy file at `path`; raises PolicyError."""
+def read_policy_text(path: Path) -> str:
+    """The file's text; raises UsageError naming the file when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as error:
-        raise PolicyError(f"cannot read policy file {str(path)!r}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PolicyError(f"{path}: not valid YAML: {_one_line(error)}") from None
-    return policy_from_mapping({} if data is None else data, where=str(path))
+        raise UsageError(f"cannot read policy file {str(path)!r}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"policy file {str(path)!r} is not UTF-8 text") from None
 
 
-def policy_from_mapping(data: object, *, where: str) -> policy_pb2.ToolPolicy:
-    """Validates a policy mapping (parsed YAML); `where` prefixes every error message."""
-    if not isinstance(data, Mapping):
-        raise PolicyError(
-            f"{where}: a policy must be a mapping (e.g. `timeout: 2s`), got {_kind(data)}"
-        )
-    unknown = [str(key) for key in data if key not in SUPPORTED_KEYS]
-    if unknown:
-        raise PolicyError(
-            f"{where}: unknown policy key {', '.join(repr(k) for k in unknown)} "
-            f"(supported: {', '.join(SUPPORTED_KEYS)})"
-        )
-    policy = policy_pb2.ToolPolicy()
-    if "timeout" in data:
-        raw = data["timeout"]
-        if not isinstance(raw, str):
-            raise PolicyError(
-                f"{where}: timeout must be a duration with a unit such as 250ms or 2s, got {raw!r}"
-            )
-        try:
-            policy.timeout.FromTimedelta(parse_duration(raw))
-        except DurationError as error:
-            raise PolicyError(f"{where}: timeout: {error}") from None
-    return policy
+def load_policy_file(path: Path, *, tool: str | None = None) -> policy_pb2.ToolPolicy:
+    """The validated policy in the file at `path`.
 
-
-def _kind(value: object) -> str:
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
-def _one_line(error: yaml.YAMLError) -> str:
-    return " ".join(str(error).split())
+    Raises UsageError (unreadable file) or `mesh.config.ConfigError` listing every problem,
+    each prefixed by the file's name. `tool` (the policy's tool) refuses a fallback to itself.
+    """
+    return load_policy_yaml(read_policy_text(path), where=str(path), tool=tool)

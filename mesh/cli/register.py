@@ -22,7 +22,8 @@ from mesh.cli.connection import bearer, call_unary, open_channel, refused
 from mesh.cli.errors import UsageError
 from mesh.cli.manifest import Manifest, ManifestError, load_manifest
 from mesh.cli.options import find, lookup
-from mesh.cli.policy_yaml import PolicyError, load_policy_file
+from mesh.cli.policy_yaml import load_policy_file
+from mesh.config import ConfigError
 from mesh.descriptors import services_in
 
 
@@ -169,8 +170,8 @@ def spec_from_args(args: argparse.Namespace) -> ToolSpec:
     policy = manifest.policy
     if args.policy is not None:
         try:
-            policy = load_policy_file(values.existing_file(args.policy, "--policy"))
-        except PolicyError as error:
+            policy = load_policy_file(values.existing_file(args.policy, "--policy"), tool=name)
+        except ConfigError as error:
             raise UsageError(str(error)) from None
     return ToolSpec(
         name=name,

@@ -27,7 +27,7 @@ class Attempt:
         self.call = call
         self.endpoint = endpoint
         self.number = number  # 1 for the first attempt; transparent resends keep theirs
-        self.started = started  # loop time
+        self.started = started  # time.monotonic()
         self.stream: Stream | None = None
         self.delayed = False  # waited for a connection or a stream slot
 
@@ -45,7 +45,9 @@ class Call:
     """
 
     __slots__ = (
+        "admitted_at",
         "attempts",
+        "backoff_from",
         "committed",
         "deadline",
         "down",
@@ -56,6 +58,8 @@ class Call:
         "finished",
         "headers",
         "headers_end",
+        "holds_slot",
+        "last_message",
         "live",
         "path",
         "pending",
@@ -87,9 +91,10 @@ class Call:
         self.headers_end = False  # the request ended on its HEADERS (no body)
         self.path = path
         self.route = route
-        self.started = started  # loop time the call arrived
-        self.deadline = deadline  # loop time the call must be over (agent's or the policy's)
+        self.started = started  # time.monotonic() when the call arrived
+        self.deadline = deadline  # when the call must be over (agent's or the policy's)
         self.attempts = 0  # attempts started that count against max_attempts
+        self.backoff_from = 0  # attempts at the last pushback: backoff restarts from there
         self.transparent_resends = 0
         self.live: list[Attempt] = []  # attempts in flight (more than one while hedging)
         self.committed: Attempt | None = None  # the attempt whose response the agent gets
@@ -99,6 +104,9 @@ class Call:
         self.fallback_of = ""  # the primary tool's name once the call went to its fallback
         self.fallback_path = ""  # the fallback's `:path` for this method
         self.finished = False
+        self.admitted_at: float | None = None  # when the breaker admitted it (policy clock)
+        self.holds_slot = False  # holds a concurrency slot of its tool
+        self.last_message = ""  # the last failed attempt's grpc-message
         self.rewrite_timeout = False  # the policy's budget is tighter than the agent's
         self.timer: asyncio.TimerHandle | None = None  # the deadline
         self.pending: asyncio.TimerHandle | None = None  # a backoff or hedge timer

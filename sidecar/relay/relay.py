@@ -5,6 +5,9 @@ catalog, let the call's Route pick an endpoint, re-encode the same headers on a 
 endpoint connection, then pass DATA, trailers and resets through. Messages are never
 decoded; only their 5-byte length prefixes are followed, to enforce the message size limit.
 
+Times are `time.monotonic()` seconds, not loop time: uvloop's clock is cached per loop
+iteration, and a deadline computed from it could end after the agent's.
+
 A call may have several attempts (retries, hedges, a fallback tool, resends of streams an
 endpoint provably never processed). Its request frames are held (up to REPLAY_LIMIT) until
 one attempt is committed: the first whose response headers arrive without ending the
@@ -18,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
+from time import monotonic
 
 from mesh.addresses import Address
 from sidecar.catalog import CatalogHolder
@@ -60,6 +64,7 @@ class Relay:
         agent_settings: LocalSettings | None = None,
         endpoint_settings: LocalSettings | None = None,
         listen_hint: str = "",
+        policies: bool = True,
     ) -> None:
         self.holder = holder
         self.internal_address = internal_address
@@ -72,7 +77,7 @@ class Relay:
         self.batch = WriteBatch()
         self.pools: dict[Address, EndpointPool] = {}
         self.agents: set[AgentConnection] = set()
-        self.routes = RouteTable(holder)
+        self.routes = RouteTable(holder, policies=policies)
         self._internal_routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
@@ -180,7 +185,7 @@ class Relay:
             message = f"tool {route.tool!r} has no endpoints registered (method {path_text})"
             self._answer(down, Code.UNAVAILABLE, message)
             return
-        now = self.loop.time()
+        now = monotonic()
         deadline = now + timeout if timeout is not None else INFINITY
         if route.timeout_s is not None:
             deadline = min(deadline, now + route.timeout_s)
@@ -192,7 +197,7 @@ class Relay:
         self.active_calls += 1
         self._idle.clear()
         if deadline != INFINITY:
-            call.timer = self.loop.call_at(deadline, self._deadline_expired, call)
+            call.timer = self.loop.call_later(deadline - now, self._deadline_expired, call)
         admission = route.admit(call, lambda: self._start(call))
         if admission is None:
             self._start(call)
@@ -235,7 +240,7 @@ class Relay:
             call.attempts += 1
         else:
             call.transparent_resends += 1
-        attempt = Attempt(call, address, call.attempts, self.loop.time())
+        attempt = Attempt(call, address, call.attempts, monotonic())
         call.live.append(attempt)
         route.attempt_started(attempt)
         pool = self.pools.get(address)
@@ -277,7 +282,8 @@ class Relay:
         up.partner = call.down
         attempt.stream = up
         headers = call.headers
-        if attempt.number > 1 or attempt.delayed or call.rewrite_timeout or call.fallback_of:
+        waited = monotonic() - call.started > WAIT_TOLERANCE_S  # queued, dialled, retried...
+        if waited or attempt.number > 1 or call.rewrite_timeout or call.fallback_of:
             headers = self._attempt_headers(call, attempt)
         connection.send_headers(up, headers, call.headers_end)
         for item, end_stream, credit in call.request:
@@ -302,7 +308,7 @@ class Relay:
                 value = path.encode()
             headers.append((name, value))
         if call.deadline != INFINITY:
-            remaining = max(0.001, call.deadline - self.loop.time())
+            remaining = max(0.001, call.deadline - monotonic())
             headers.append((b"grpc-timeout", format_timeout(remaining)))
         if attempt.number > 1:
             headers.append((b"grpc-previous-rpc-attempts", str(attempt.number - 1).encode()))
@@ -366,7 +372,7 @@ class Relay:
         for attempt in list(call.live):
             self._cancel_attempt(attempt)
         if not call.finished:
-            call.route.completed(call, Code.CANCELLED, self.loop.time() - call.started)
+            call.route.completed(call, Code.CANCELLED, monotonic() - call.started)
         self._finish(call)
 
     def _cancel_attempt(self, attempt: Attempt) -> None:
@@ -460,7 +466,7 @@ class Relay:
         call.route.completed(
             call,
             Code.CANCELLED if code == ErrorCode.CANCEL else Code.INTERNAL,
-            self.loop.time() - call.started,
+            monotonic() - call.started,
         )
         down.conn.send_rst(down, code)
 
@@ -480,7 +486,9 @@ class Relay:
             return
         call.unreachable.add(attempt.endpoint)
         headers = trailers_only(Code.UNAVAILABLE, f"tool {call.tool!r}: {reason}")
-        self._attempt_failed(attempt, Code.UNAVAILABLE, headers, unprocessed=True, reason=reason)
+        self._attempt_failed(
+            attempt, Code.UNAVAILABLE, headers, unprocessed=True, reason=reason, endpoint_fault=True
+        )
 
     def endpoint_lost(self, attempt: Attempt, reason: str) -> None:
         """The endpoint's connection broke while the attempt was on it."""
@@ -512,16 +520,18 @@ class Relay:
         *,
         unprocessed: bool,
         reason: str = "",
+        endpoint_fault: bool | None = None,
     ) -> None:
         """An attempt ended without a response to forward: try again, or end the call."""
         call = attempt.call
         route = call.route
         if attempt in call.live:
             call.live.remove(attempt)
-        route.attempt_ended(attempt, success=unprocessed or code not in ENDPOINT_FAILURES)
-        call.failures.append(
-            f"{attempt.endpoint}: {reason or _message_of(headers) or Code(code).name}"
-        )
+        if endpoint_fault is None:  # a refused stream or GOAWAY is no fault of the endpoint
+            endpoint_fault = not unprocessed and code in ENDPOINT_FAILURES
+        route.attempt_ended(attempt, success=not endpoint_fault)
+        call.last_message = reason or _message_of(headers)
+        call.failures.append(f"{attempt.endpoint}: {call.last_message or Code(code).name}")
         if code in ENDPOINT_FAILURES:
             call.failed_endpoints.add(attempt.endpoint)
         if call.live:
@@ -533,7 +543,7 @@ class Relay:
         else:
             decision = None  # the request was too large to hold: it cannot be sent again
         if isinstance(decision, float):
-            if self.loop.time() + decision < call.deadline:
+            if monotonic() + decision < call.deadline:
                 if decision <= 0:
                     self._start_attempt(call, counted=not unprocessed)
                 else:
@@ -548,7 +558,7 @@ class Relay:
         if route.fallback and call.replayable and not call.fallback_of and self._to_fallback(call):
             return
         # End the call with what the tool said (a trailers-only response).
-        route.completed(call, code, self.loop.time() - call.started)
+        route.completed(call, code, monotonic() - call.started)
         self._end_with(call, headers)
 
     def _retry(self, call: Call, counted: bool) -> None:
@@ -565,7 +575,7 @@ class Relay:
             return False
         call.fallback_of = primary.tool
         call.fallback_path = f"/{fallback.service}/{fallback.method}"
-        primary.completed(call, Code.UNAVAILABLE, self.loop.time() - call.started)
+        primary.completed(call, Code.UNAVAILABLE, monotonic() - call.started)
         primary.released(call)
         call.route = fallback
         call.attempts = 0
@@ -584,7 +594,7 @@ class Relay:
             and self._to_fallback(call)
         ):
             return
-        route.completed(call, refusal.code, self.loop.time() - call.started)
+        route.completed(call, refusal.code, monotonic() - call.started)
         self._fail(call, refusal.code, refusal.message, refusal.details)
 
     def _deadline_expired(self, call: Call) -> None:
@@ -593,15 +603,10 @@ class Relay:
             return
         for attempt in list(call.live):
             self._cancel_attempt(attempt)
-        elapsed = self.loop.time() - call.started
+        elapsed = monotonic() - call.started
         call.route.completed(call, Code.DEADLINE_EXCEEDED, elapsed)
-        tries = f" after {call.attempts} attempt(s)" if call.attempts > 1 else ""
-        message = (
-            f"deadline exceeded: tool {call.route.tool!r} did not answer {call.path} within"
-            f" {elapsed:.3f}s{tries}"
-        )
-        details = self.routes.deadline_details(call, message)
-        self._fail(call, Code.DEADLINE_EXCEEDED, message, details)
+        refusal = call.route.deadline_refusal(call, elapsed, not call.rewrite_timeout)
+        self._fail(call, refusal.code, refusal.message, refusal.details)
         self.batch.schedule()
 
     def _completed(self, call: Call, code: int) -> None:
@@ -610,7 +615,7 @@ class Relay:
         if attempt is not None and attempt in call.live:
             call.live.remove(attempt)
             call.route.attempt_ended(attempt, success=code not in ENDPOINT_FAILURES)
-        call.route.completed(call, code, self.loop.time() - call.started)
+        call.route.completed(call, code, monotonic() - call.started)
         call.cancel_timer()
 
     # ------------------------------------------------------------ endings
@@ -650,7 +655,7 @@ class Relay:
         """Fails the call and cancels its attempts."""
         for attempt in list(call.live):
             self._cancel_attempt(attempt)
-        call.route.completed(call, code, self.loop.time() - call.started)
+        call.route.completed(call, code, monotonic() - call.started)
         self._fail(call, code, message)
 
     def stream_side_closed(self, call: Call) -> None:
@@ -683,6 +688,8 @@ class Relay:
 
 
 INFINITY = float("inf")
+# A call held longer than this before it is sent gets `grpc-timeout` lowered by the wait.
+WAIT_TOLERANCE_S = 0.001
 NOTHING_TO_AVOID: frozenset[Address] = frozenset()
 # Statuses that count against the endpoint that returned them (outlier ejection).
 ENDPOINT_FAILURES = frozenset({Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS})

@@ -104,3 +104,12 @@ class Route:
 
     def released(self, call: Call) -> None:
         """The call left the sidecar (any way): give back what `admit` took."""
+
+    def deadline_refusal(self, call: Call, elapsed_s: float, agent_budget: bool) -> Refusal:
+        """The error of a call whose deadline passed in the sidecar."""
+        source = "the agent's deadline" if agent_budget else "the tool's timeout"
+        return Refusal(
+            4,  # DEADLINE_EXCEEDED
+            f"call to tool {self.tool!r} method {call.path} ran out of time after"
+            f" {elapsed_s:.3f}s: {source} has passed",
+        )

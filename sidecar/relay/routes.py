@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import random
+
 from sidecar.catalog import Catalog, CatalogHolder, ToolEntry
-from sidecar.relay.call import Call
+from sidecar.relay.policy_route import PolicyRoute, ToolRuntime, new_runtime
 from sidecar.relay.route import Route
 
 
 class RouteTable:
     """Maps `:path` to its Route for the current catalog; builds Routes lazily, once."""
 
-    def __init__(self, holder: CatalogHolder) -> None:
+    def __init__(
+        self, holder: CatalogHolder, rng: random.Random | None = None, *, policies: bool = True
+    ) -> None:
         self.holder = holder
+        self.policies = policies  # False: plain forwarding (the benchmark's baseline)
+        self.rng = rng or random.Random()
         self._catalog: Catalog | None = None
         self._routes: dict[str, Route] = {}
+        # Per tool, with the catalog it was checked against: policy state outlives catalogs.
+        self._runtimes: dict[str, tuple[Catalog, ToolRuntime]] = {}
 
     def route(self, path: str) -> Route | None:
         catalog = self.holder.catalog
@@ -32,7 +40,19 @@ class RouteTable:
 
     def _build(self, entry: ToolEntry, path: str) -> Route:
         service, _, method = path[1:].partition("/")
-        return Route(entry.name, service, method, entry.endpoints)
+        if not self.policies:
+            return Route(entry.name, service, method, entry.endpoints)
+        return PolicyRoute(entry, service, method, self.runtime(entry))
+
+    def runtime(self, entry: ToolEntry) -> ToolRuntime:
+        """The tool's policy state for the current catalog (rebuilt when its policy changed)."""
+        catalog = self.holder.catalog
+        known = self._runtimes.get(entry.name)
+        if known is not None and known[0] is catalog:
+            return known[1]
+        runtime = new_runtime(entry, known[1] if known is not None else None, self.rng)
+        self._runtimes[entry.name] = (catalog, runtime)
+        return runtime
 
     def fallback_route(self, primary: Route) -> Route | None:
         """The Route of the primary's fallback tool for the same method name, if any."""
@@ -44,7 +64,3 @@ class RouteTable:
             if shape.name == primary.method:
                 return self.route(shape.path)
         return None
-
-    def deadline_details(self, call: Call, message: str) -> bytes:
-        """The `grpc-status-details-bin` of a deadline the mesh enforced."""
-        return b""

@@ -1,4 +1,4 @@
-"""Durations (`250ms`, `2s`) and the policy YAML that uses them."""
+"""Durations on the command line (`250ms`, `2s`) and policy files read from disk."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from mesh.cli.durations import DurationError, format_duration, parse_duration
-from mesh.cli.policy_yaml import PolicyError, load_policy_file, policy_from_mapping
+from mesh.cli.errors import UsageError
+from mesh.cli.policy_yaml import load_policy_file
+from mesh.config import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -49,48 +51,46 @@ def test_format_duration_is_short() -> None:
     assert format_duration(timedelta(seconds=10)) == "10s"
 
 
-def test_policy_timeout_maps_onto_tool_policy() -> None:
-    policy = policy_from_mapping({"timeout": "250ms"}, where="p.yaml")
-    assert policy.HasField("timeout")
-    assert policy.timeout.ToTimedelta() == timedelta(milliseconds=250)
+def test_units_must_come_largest_first_and_once() -> None:
+    for text in ("30s1m", "1s1s", "500ms1s"):
+        with pytest.raises(DurationError, match="is not a duration"):
+            parse_duration(text)
 
 
-def test_empty_policy_leaves_timeout_unset() -> None:
-    assert not policy_from_mapping({}, where="p.yaml").HasField("timeout")
-
-
-def test_unknown_policy_key_is_named() -> None:
-    with pytest.raises(PolicyError) as caught:
-        policy_from_mapping({"timeout": "1s", "retries": 3}, where="p.yaml")
-    assert str(caught.value) == "p.yaml: unknown policy key 'retries' (supported: timeout)"
-
-
-@pytest.mark.parametrize(
-    ("value", "fragment"),
-    [
-        (2, "timeout must be a duration with a unit"),
-        ("2 seconds", "timeout: '2 seconds' is not a duration"),
-        ("0ms", "must be greater than zero"),
-    ],
-)
-def test_bad_policy_timeout_is_refused(value: object, fragment: str) -> None:
-    with pytest.raises(PolicyError, match=fragment):
-        policy_from_mapping({"timeout": value}, where="p.yaml")
-
-
-def test_policy_that_is_not_a_mapping_is_refused() -> None:
-    with pytest.raises(PolicyError, match=r"p\.yaml: a policy must be a mapping"):
-        policy_from_mapping(["timeout: 1s"], where="p.yaml")
-
-
-def test_policy_file_is_read(tmp_path: Path) -> None:
+def test_policy_file_is_read_with_the_full_schema(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
-    path.write_text("timeout: 2s\n")
-    assert load_policy_file(path).timeout.ToTimedelta() == timedelta(seconds=2)
+    path.write_text("timeout: 2s\nretry: {max_attempts: 2}\n")
+    policy = load_policy_file(path)
+    assert policy.timeout.ToTimedelta() == timedelta(seconds=2)
+    assert policy.retry.max_attempts == 2
+
+
+def test_policy_file_problems_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("timeout: 0s\nretries: 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_policy_file(path)
+    assert caught.value.problems[0].startswith(f"{path}: retries: unknown key (known: timeout, ")
+    assert caught.value.problems[1] == f"{path}: timeout must be > 0 (got 0s)"
+
+
+def test_policy_file_refuses_a_fallback_to_its_own_tool(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("fallback: echo\n")
+    with pytest.raises(ConfigError, match="'echo' is the tool itself"):
+        load_policy_file(path, tool="echo")
+    assert load_policy_file(path, tool="other").fallback == "echo"
 
 
 def test_policy_file_with_broken_yaml_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("timeout: [2s\n")
-    with pytest.raises(PolicyError, match=rf"{path}: not valid YAML"):
+    with pytest.raises(ConfigError, match=rf"{path}: not valid YAML"):
+        load_policy_file(path)
+
+
+def test_unreadable_policy_file_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(b"timeout: \xff\n")
+    with pytest.raises(UsageError, match="is not UTF-8 text"):
         load_policy_file(path)

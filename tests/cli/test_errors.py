@@ -97,11 +97,13 @@ def test_unknown_policy_key_is_named(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, greeter: tuple[Path, Path]
 ) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text("timeout: 1s\nretry: {max_attempts: 3}\n")
+    policy.write_text("timeout: 1s\nretry: {max_atempts: 3}\n")
     code, lines = run(capsys, *register_args(greeter, "--policy", str(policy)))
     assert code == 2
     assert lines == [
-        f"toolmesh register: {policy}: unknown policy key 'retry' (supported: timeout)"
+        f"toolmesh register: {policy}: retry.max_atempts: unknown key (known: max_attempts, "
+        "initial_backoff, max_backoff, multiplier, retryable_codes, budget_ratio, "
+        "budget_min_per_second, budget_window)"
     ]
 
 

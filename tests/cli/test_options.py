@@ -21,7 +21,7 @@ def test_help_shows_every_env_twin_and_default(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main([command, "--help"])
+        main([*command.split(), "--help"])  # `policy set` is an action of a group
     assert exited.value.code == 0
     # argparse wraps lines; compare without the wrapping.
     text = " ".join(capsys.readouterr().out.split())

@@ -177,7 +177,7 @@ INVALID_CASES: list[tuple[str, Case, list[str]]] = [
                 tool=make_tool("t", echo, policy=policy_pb2.ToolPolicy(timeout=seconds(-1)))
             )
         ),
-        ["tool.policy.timeout: must be positive"],
+        ["tool.policy.timeout must be > 0 (got -1s)"],
     ),
     (
         "add endpoints: none",
@@ -244,7 +244,7 @@ INVALID_CASES: list[tuple[str, Case, list[str]]] = [
         lambda s, echo, multi: s.SetPolicy(
             pb.SetPolicyRequest(tool="t", policy=policy_pb2.ToolPolicy(timeout=seconds(0)))
         ),
-        ["policy.timeout: must be positive when set (got 0s)"],
+        ["policy.timeout must be > 0 (got 0s)"],
     ),
     (
         "get tool name",

@@ -7,6 +7,7 @@ generated code, and the handlers can steer each call from request metadata.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import grpc
 from google.protobuf import descriptor_pb2, wrappers_pb2
 
 from mesh.api.v1 import registry_pb2
+from mesh.config import load_policy_yaml
 
 SERVICE = "probe.v1.Probe"
 UNARY = f"/{SERVICE}/Unary"
@@ -50,10 +52,21 @@ def descriptor_set() -> descriptor_pb2.FileDescriptorSet:
     return files
 
 
-def tool_state(name: str, addresses: list[str]) -> registry_pb2.ToolState:
-    tool = registry_pb2.Tool(name=name, descriptors=descriptor_set())
+def tool_state(
+    name: str, addresses: list[str], policy_yaml: str = "", service: str = SERVICE
+) -> registry_pb2.ToolState:
+    """A tool serving the probe service at `addresses`, with a policy given as YAML."""
+    files = descriptor_set()
+    if service != SERVICE:  # the same methods under another name (a fallback tool)
+        package, _, short = service.rpartition(".")
+        files.file[1].package = package
+        files.file[1].name = f"{package.replace('.', '/')}/probe.proto"
+        files.file[1].service[0].name = short
+    tool = registry_pb2.Tool(name=name, descriptors=files)
     for address in addresses:
         tool.endpoints.add(address=address)
+    if policy_yaml:
+        tool.policy.CopyFrom(load_policy_yaml(policy_yaml, where="test policy"))
     return registry_pb2.ToolState(tool=tool)
 
 
@@ -79,9 +92,14 @@ class ProbeState:
 
 
 class Probe:
-    def __init__(self, label: str = "probe") -> None:
+    def __init__(self, label: str = "probe", *, delay_s: float = 0.0, seed: int = 7) -> None:
         self.label = label
         self.state = ProbeState()
+        self.delay_s = delay_s  # this instance answers Unary this much later (a slow one)
+        self.failing = False  # this instance fails every Unary with UNAVAILABLE
+        self.fail_next = 0  # ... or only the next few
+        self.pushback: str | None = None  # grpc-retry-pushback-ms sent with those failures
+        self.rng = random.Random(seed)
 
     def _observe(self, context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
         self.state.calls += 1
@@ -106,6 +124,20 @@ class Probe:
 
     async def unary(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         md = self._observe(context)
+        if self.failing or self.fail_next:
+            self.fail_next = max(0, self.fail_next - 1)
+            if self.pushback is not None:
+                context.set_trailing_metadata((("grpc-retry-pushback-ms", self.pushback),))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.label} is failing")
+        rate = md.get("x-fail-rate")
+        if rate and self.rng.random() < float(str(rate)):
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.label} failed this one")
+        if self.delay_s:
+            try:
+                await asyncio.sleep(self.delay_s)  # the tool being slow, not a test waiting
+            except asyncio.CancelledError:
+                self.state.cancelled.set()
+                raise
         if "x-compress" in md:
             context.set_compression(grpc.Compression.Gzip)
         size = md.get("x-response-size")

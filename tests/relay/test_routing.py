@@ -82,9 +82,8 @@ async def test_round_robin_over_endpoints() -> None:
     from sidecar.relay.relay import Relay
 
     servers = [await start_probe(label) for label in ("a", "b", "c")]
-    holder = CatalogHolder(
-        Catalog.build([tool_state("probe", [s[1] for s in servers])], version=1, store_id="t")
-    )
+    state = tool_state("probe", [s[1] for s in servers], "load_balancing: round_robin")
+    holder = CatalogHolder(Catalog.build([state], version=1, store_id="t"))
     relay = Relay(holder)
     host, port = await relay.start("127.0.0.1", 0)
     channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
@@ -161,7 +160,9 @@ async def test_refused_stream_is_sent_again_elsewhere(mesh: Mesh) -> None:
     refuser = RawEndpoint(refuse)
     address = await refuser.start()
     try:
-        mesh.set_tools(tool_state("probe", [address, mesh.probe_address]))
+        mesh.set_tools(
+            tool_state("probe", [address, mesh.probe_address], "load_balancing: round_robin")
+        )
         unary = mesh.channel.unary_unary(UNARY)
         results = [unpack(await unary(pack(b"r"), timeout=5)) for _ in range(4)]
         assert results == [b"probe:r"] * 4

@@ -21,7 +21,7 @@ REPLAY_LIMIT = 256 << 10
 class Attempt:
     """One try of a call on one endpoint: an upstream stream once a connection takes it."""
 
-    __slots__ = ("call", "delayed", "endpoint", "number", "started", "stream")
+    __slots__ = ("call", "delayed", "endpoint", "number", "started", "stream", "timer")
 
     def __init__(self, call: Call, endpoint: Address, number: int, started: float) -> None:
         self.call = call
@@ -30,6 +30,12 @@ class Attempt:
         self.started = started  # time.monotonic()
         self.stream: Stream | None = None
         self.delayed = False  # waited for a connection or a stream slot
+        self.timer: asyncio.TimerHandle | None = None  # the per-attempt timeout
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     def __repr__(self) -> str:
         return f"Attempt({self.call.path} #{self.number} at {self.endpoint})"

@@ -40,6 +40,7 @@ from mesh.policy.errors import (
     ConcurrencyLimited,
     MeshDeadlineExceeded,
     MeshError,
+    NoHealthyEndpoint,
     RetryBudgetExhausted,
     status_details_header,
 )
@@ -148,6 +149,7 @@ class PolicyRoute(Route):
         policy: RoutePolicy = runtime.config.for_method(service, method)
         self.policy = policy
         self.timeout_s = policy.timeout_s
+        self.attempt_timeout_s = policy.attempt_timeout_s
         self.fallback = policy.fallback
         self.idempotent = _idempotent(entry, service, method, policy.idempotent)
         self.breaker = runtime.breaker(f"/{service}/{method}", policy.breaker)
@@ -279,6 +281,17 @@ class PolicyRoute(Route):
         if call.holds_slot:
             call.holds_slot = False
             self.runtime.limiter.release()
+
+    def no_endpoint(self, path: str, attempts: int, detail: str) -> Refusal:
+        return _refusal(
+            NoHealthyEndpoint(
+                tool=self.tool,
+                method=path,
+                endpoints=len(self.endpoints),
+                attempts=attempts,
+                detail=detail,
+            )
+        )
 
     def deadline_refusal(self, call: Call, elapsed_s: float, agent_budget: bool) -> Refusal:
         source = "the agent's deadline" if agent_budget else "the tool's timeout"

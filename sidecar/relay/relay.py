@@ -182,8 +182,8 @@ class Relay:
             self._answer(down, Code.UNIMPLEMENTED, self._unknown_method_message(path_text, service))
             return
         if not route.endpoints:
-            message = f"tool {route.tool!r} has no endpoints registered (method {path_text})"
-            self._answer(down, Code.UNAVAILABLE, message)
+            refusal = route.no_endpoint(path_text, 0, "")
+            self._answer(down, Code.UNAVAILABLE, refusal.message, refusal.details)
             return
         now = monotonic()
         deadline = now + timeout if timeout is not None else INFINITY
@@ -231,10 +231,10 @@ class Relay:
             avoid = NOTHING_TO_AVOID
         address = route.pick(call, avoid)
         if address is None:
-            detail = "; ".join(call.failures) or "no endpoints"
-            self._fail(
-                call, Code.UNAVAILABLE, f"tool {route.tool!r}: no reachable endpoint ({detail})"
-            )
+            detail = f"none reachable ({'; '.join(call.failures)})" if call.failures else ""
+            refusal = route.no_endpoint(call.path, call.attempts, detail)
+            route.completed(call, refusal.code, monotonic() - call.started)
+            self._fail(call, refusal.code, refusal.message, refusal.details)
             return
         if counted:
             call.attempts += 1
@@ -243,6 +243,10 @@ class Relay:
         attempt = Attempt(call, address, call.attempts, monotonic())
         call.live.append(attempt)
         route.attempt_started(attempt)
+        if route.attempt_timeout_s is not None:
+            attempt.timer = self.loop.call_later(
+                route.attempt_timeout_s, self._attempt_expired, attempt
+            )
         pool = self.pools.get(address)
         if pool is None:
             pool = EndpointPool(
@@ -283,7 +287,13 @@ class Relay:
         attempt.stream = up
         headers = call.headers
         waited = monotonic() - call.started > WAIT_TOLERANCE_S  # queued, dialled, retried...
-        if waited or attempt.number > 1 or call.rewrite_timeout or call.fallback_of:
+        if (
+            waited
+            or attempt.number > 1
+            or call.rewrite_timeout
+            or call.fallback_of
+            or attempt.timer is not None
+        ):
             headers = self._attempt_headers(call, attempt)
         connection.send_headers(up, headers, call.headers_end)
         for item, end_stream, credit in call.request:
@@ -307,9 +317,11 @@ class Relay:
             if name == b":path" and path:
                 value = path.encode()
             headers.append((name, value))
-        if call.deadline != INFINITY:
-            remaining = max(0.001, call.deadline - monotonic())
-            headers.append((b"grpc-timeout", format_timeout(remaining)))
+        remaining = call.deadline - monotonic()
+        if call.route.attempt_timeout_s is not None:
+            remaining = min(remaining, attempt.started + call.route.attempt_timeout_s - monotonic())
+        if remaining != INFINITY:
+            headers.append((b"grpc-timeout", format_timeout(max(0.001, remaining))))
         if attempt.number > 1:
             headers.append((b"grpc-previous-rpc-attempts", str(attempt.number - 1).encode()))
         return headers
@@ -375,8 +387,29 @@ class Relay:
             call.route.completed(call, Code.CANCELLED, monotonic() - call.started)
         self._finish(call)
 
+    def _attempt_expired(self, attempt: Attempt) -> None:
+        """The attempt's own timeout passed before its response started: it failed."""
+        attempt.timer = None
+        call = attempt.call
+        if call.finished or call.committed is not None or attempt not in call.live:
+            return
+        if attempt.stream is not None:
+            attempt.stream.conn.send_rst(attempt.stream, ErrorCode.CANCEL)
+        else:
+            pool = self.pools.get(attempt.endpoint)
+            if pool is not None:
+                pool.cancel(attempt)
+        timeout = call.route.attempt_timeout_s
+        reason = f"attempt timed out after {timeout:g}s"
+        headers = trailers_only(Code.DEADLINE_EXCEEDED, f"tool {call.tool!r}: {reason}")
+        self._attempt_failed(
+            attempt, Code.DEADLINE_EXCEEDED, headers, unprocessed=False, reason=reason
+        )
+        self.batch.schedule()
+
     def _cancel_attempt(self, attempt: Attempt) -> None:
         """Cancels an attempt in flight (the agent left, another attempt won, time ran out)."""
+        attempt.cancel_timer()
         call = attempt.call
         if attempt in call.live:
             call.live.remove(attempt)
@@ -415,6 +448,7 @@ class Relay:
         """`attempt`'s response goes to the agent; every other attempt is cancelled."""
         call = attempt.call
         call.committed = attempt
+        attempt.cancel_timer()
         call.cancel_pending()
         for other in list(call.live):
             if other is not attempt:
@@ -525,6 +559,7 @@ class Relay:
         """An attempt ended without a response to forward: try again, or end the call."""
         call = attempt.call
         route = call.route
+        attempt.cancel_timer()
         if attempt in call.live:
             call.live.remove(attempt)
         if endpoint_fault is None:  # a refused stream or GOAWAY is no fault of the endpoint
@@ -620,9 +655,12 @@ class Relay:
 
     # ------------------------------------------------------------ endings
 
-    def _answer(self, down: Stream, code: Code, message: str) -> None:
+    def _answer(self, down: Stream, code: Code, message: str, details: bytes = b"") -> None:
         """A trailers-only response for a stream that never became a call."""
-        down.conn.send_headers(down, trailers_only(code, message), True)
+        headers = trailers_only(code, message)
+        if details:
+            headers.append((b"grpc-status-details-bin", details))
+        down.conn.send_headers(down, headers, True)
         if not down.remote_ended:
             # Tell the agent to stop sending the request body: it will not be read.
             down.conn.send_rst(down, ErrorCode.NO_ERROR)

@@ -38,6 +38,7 @@ class Route:
 
     __slots__ = (
         "_next",
+        "attempt_timeout_s",
         "endpoints",
         "fallback",
         "idempotent",
@@ -55,6 +56,7 @@ class Route:
         self.method = method
         self.endpoints = endpoints
         self.timeout_s: float | None = None  # total budget; None: only the agent's deadline
+        self.attempt_timeout_s: float | None = None  # budget of each attempt; None: the total
         self.idempotent = False
         self.fallback = ""  # a tool to call when this one fails or its breaker is open
         self._next = -1
@@ -104,6 +106,11 @@ class Route:
 
     def released(self, call: Call) -> None:
         """The call left the sidecar (any way): give back what `admit` took."""
+
+    def no_endpoint(self, path: str, attempts: int, detail: str) -> Refusal:
+        """The error of a call no endpoint can take; `detail` says what each one did."""
+        what = detail or "it has no registered or live endpoint"
+        return Refusal(14, f"tool {self.tool!r} has no healthy endpoint for method {path}: {what}")
 
     def deadline_refusal(self, call: Call, elapsed_s: float, agent_budget: bool) -> Refusal:
         """The error of a call whose deadline passed in the sidecar."""

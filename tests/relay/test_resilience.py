@@ -302,3 +302,33 @@ async def test_retries_carry_previous_attempts_and_honour_pushback(fleet: Fleet)
     with pytest.raises(grpc.aio.AioRpcError):
         await fleet.unary(timeout=5)
     assert probe.state.calls == calls + 1
+
+
+async def test_an_attempt_timeout_moves_a_stuck_call_to_another_instance() -> None:
+    slow, fast = Probe("slow", delay_s=5.0), Probe("fast")
+    servers, addresses = await start_probes([slow, fast])
+    holder = CatalogHolder()
+    relay = Relay(holder)
+    host, port = await relay.start("127.0.0.1", 0)
+    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
+    fleet = Fleet(relay, holder, channel, [slow, fast], addresses, servers)
+    fleet.set_policy(
+        IDEMPOTENT_UNARY + "attempt_timeout: 200ms\nload_balancing: round_robin\n"
+        "retry: {retryable_codes: [UNAVAILABLE, DEADLINE_EXCEEDED], initial_backoff: 1ms}\n"
+        "outlier_detection: {enabled: false}"
+    )
+    try:
+        for _ in range(2):  # round robin: at least one call starts on the slow instance
+            started = time.monotonic()
+            raw = await fleet.unary(timeout=10)
+            assert wrappers_pb2.BytesValue.FromString(raw).value == b"fast:x"
+            assert time.monotonic() - started < 1.5
+        assert slow.state.calls >= 1
+        remaining = slow.state.time_remaining[-1]
+        assert remaining is not None and remaining <= 0.2  # the tool saw the attempt's budget
+        await asyncio.wait_for(slow.state.cancelled.wait(), 5)
+    finally:
+        await channel.close()
+        await relay.shutdown(0.5)
+        for server in servers:
+            await server.stop(None)

@@ -57,7 +57,8 @@ async def test_tool_without_endpoints_is_unavailable_naming_the_tool(mesh: Mesh)
     mesh.set_tools(tool_state("probe", []))
     error = await call_error(mesh, UNARY)
     assert error.code() == grpc.StatusCode.UNAVAILABLE
-    assert "tool 'probe' has no endpoints" in (error.details() or "")
+    assert "tool 'probe' has no healthy endpoint" in (error.details() or "")
+    assert "no registered or live endpoint" in (error.details() or "")
 
 
 async def test_unreachable_endpoint_is_skipped(mesh: Mesh) -> None:
@@ -73,7 +74,12 @@ async def test_all_endpoints_unreachable_is_unavailable(mesh: Mesh) -> None:
     error = await call_error(mesh, UNARY)
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     details = error.details() or ""
-    assert "tool 'probe': no reachable endpoint" in details
+    assert "tool 'probe' has no healthy endpoint for method /probe.v1.Probe/Unary" in details
+    from tests.relay.test_resilience import error_info
+
+    info = error_info(error)
+    assert info is not None and info.reason == "NO_HEALTHY_ENDPOINT"
+    assert info.metadata["tool"] == "probe"
     assert first in details and second in details
 
 

@@ -116,3 +116,40 @@ async def test_sidecar_serves_from_its_cache_when_the_registry_is_down(
         assert any("from cache" in r.getMessage() for r in caplog.records)
     finally:
         await second.close()
+
+
+async def test_a_policy_set_in_the_registry_applies_to_the_next_call(local_mesh: LocalMesh) -> None:
+    """Registry SetPolicy -> Watch -> the sidecar's next call; an invalid policy changes nothing."""
+    from mesh.api.v1 import policy_pb2
+    from mesh.config import load_policy_yaml
+    from tests.relay.probe import HANG
+
+    await local_mesh.register_probe()
+    await call_until(local_mesh, lambda o: isinstance(o, bytes), within=2.0)
+    policy = load_policy_yaml("timeout: 200ms", where="test")
+    await local_mesh.registry_stub.SetPolicy(
+        registry_pb2.SetPolicyRequest(tool="probe", policy=policy)
+    )
+    hang = local_mesh.channel.unary_unary(HANG)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    while True:  # the change arrives through Watch: wait for it, bounded
+        started = loop.time()
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await hang(pack(b""), timeout=1.0)
+        if loop.time() - started < 0.8:
+            break
+        assert loop.time() < deadline, "the new timeout never applied"
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    invalid = policy_pb2.ToolPolicy()
+    invalid.retry.max_attempts = 0
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await local_mesh.registry_stub.SetPolicy(
+            registry_pb2.SetPolicyRequest(tool="probe", policy=invalid)
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "retry.max_attempts must be between 1 and 10 (got 0)" in (refused.value.details() or "")
+    started = loop.time()
+    with pytest.raises(grpc.aio.AioRpcError):
+        await hang(pack(b""), timeout=1.0)
+    assert loop.time() - started < 0.8  # still the 200ms policy

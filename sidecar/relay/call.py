@@ -52,6 +52,7 @@ class Call:
 
     __slots__ = (
         "admitted_at",
+        "agent_timed",
         "attempts",
         "backoff_from",
         "committed",
@@ -114,6 +115,7 @@ class Call:
         self.holds_slot = False  # holds a concurrency slot of its tool
         self.last_message = ""  # the last failed attempt's grpc-message
         self.rewrite_timeout = False  # the policy's budget is tighter than the agent's
+        self.agent_timed = False  # the agent sent grpc-timeout
         self.timer: asyncio.TimerHandle | None = None  # the deadline
         self.pending: asyncio.TimerHandle | None = None  # a backoff or hedge timer
         self.request: list[tuple[Any, bool, int]] = []

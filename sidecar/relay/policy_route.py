@@ -48,6 +48,7 @@ from mesh.policy.hedge import LatencyTracker, hedge_delay
 from mesh.policy.idempotency import method_is_idempotent
 from mesh.policy.outlier import OutlierDetector
 from sidecar.relay.route import QUEUED, Refusal, Route
+from sidecar.relay.status import format_timeout
 
 if TYPE_CHECKING:
     from sidecar.catalog import ToolEntry
@@ -149,6 +150,7 @@ class PolicyRoute(Route):
         policy: RoutePolicy = runtime.config.for_method(service, method)
         self.policy = policy
         self.timeout_s = policy.timeout_s
+        self.timeout_header = (b"grpc-timeout", format_timeout(policy.timeout_s))
         self.attempt_timeout_s = policy.attempt_timeout_s
         self.fallback = policy.fallback
         self.idempotent = _idempotent(entry, service, method, policy.idempotent)
@@ -157,7 +159,7 @@ class PolicyRoute(Route):
 
     # 1. admission ------------------------------------------------------------
 
-    def admit(self, call: Call, resume: object) -> Refusal | str | None:
+    def admit(self, call: Call, resume: Callable[[Call], None]) -> Refusal | str | None:
         admission = self.breaker.try_acquire()
         if not admission.allowed:
             return _refusal(
@@ -171,7 +173,7 @@ class PolicyRoute(Route):
         call.admitted_at = self.runtime.clock()
         limiter = self.runtime.limiter
         if limiter.limit:
-            outcome = limiter.try_acquire(resume)  # type: ignore[arg-type]
+            outcome = limiter.try_acquire(lambda: resume(call))
             if outcome is REJECTED:
                 self.breaker.record(False, 1, 0.0)  # CANCELLED: neutral, frees a probe slot
                 call.admitted_at = None

@@ -192,13 +192,16 @@ class Relay:
         call = Call(down, headers, path_text, route, now, deadline, self.max_message_bytes)
         call.headers_end = end_stream  # a request without a body ends on its HEADERS
         # The upstream must see the budget when the policy's is tighter than the agent's.
-        call.rewrite_timeout = timeout is None or deadline < now + timeout
+        call.rewrite_timeout = deadline != INFINITY and (
+            timeout is None or deadline < now + timeout
+        )
+        call.agent_timed = timeout is not None
         down.call = call
         self.active_calls += 1
         self._idle.clear()
         if deadline != INFINITY:
             call.timer = self.loop.call_later(deadline - now, self._deadline_expired, call)
-        admission = route.admit(call, lambda: self._start(call))
+        admission = route.admit(call, self._start)
         if admission is None:
             self._start(call)
         elif isinstance(admission, Refusal):
@@ -287,14 +290,14 @@ class Relay:
         attempt.stream = up
         headers = call.headers
         waited = monotonic() - call.started > WAIT_TOLERANCE_S  # queued, dialled, retried...
-        if (
-            waited
-            or attempt.number > 1
-            or call.rewrite_timeout
-            or call.fallback_of
-            or attempt.timer is not None
-        ):
+        if waited or attempt.number > 1 or call.fallback_of or attempt.timer is not None:
             headers = self._attempt_headers(call, attempt)
+        elif call.rewrite_timeout:
+            # The common case of an agent without a deadline: the policy's whole budget.
+            if call.agent_timed:
+                headers = self._attempt_headers(call, attempt)
+            else:
+                headers = [*headers, call.route.timeout_header]
         connection.send_headers(up, headers, call.headers_end)
         for item, end_stream, credit in call.request:
             if credit < 0:

@@ -10,7 +10,7 @@ policy routes are built in `sidecar.relay.policy_route`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,7 @@ class Route:
         "idempotent",
         "method",
         "service",
+        "timeout_header",
         "timeout_s",
         "tool",
     )
@@ -56,13 +57,14 @@ class Route:
         self.method = method
         self.endpoints = endpoints
         self.timeout_s: float | None = None  # total budget; None: only the agent's deadline
+        self.timeout_header = (b"grpc-timeout", b"")  # `timeout_s` as the header, when set
         self.attempt_timeout_s: float | None = None  # budget of each attempt; None: the total
         self.idempotent = False
         self.fallback = ""  # a tool to call when this one fails or its breaker is open
         self._next = -1
 
-    def admit(self, call: Call, resume: object) -> Refusal | str | None:
-        """None to start now, QUEUED when `resume()` will start it later, or a Refusal."""
+    def admit(self, call: Call, resume: Callable[[Call], None]) -> Refusal | str | None:
+        """None to start now, QUEUED when `resume(call)` will start it later, or a Refusal."""
         return None
 
     def pick(self, call: Call, avoid: AbstractSet[Address]) -> Address | None:

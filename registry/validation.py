@@ -16,6 +16,7 @@ Policies are checked with `mesh.config`, the code sidecars load them with.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -206,6 +207,8 @@ def validate_tool(
         problems.extend(
             policy_problems(tool.policy, "tool.policy", tool=tool.name, unregistered=unregistered)
         )
+    if tool.HasField("cost"):
+        problems.extend(_cost_problems(tool.cost))
     _raise_if(problems)
     normalized = registry_pb2.Tool()
     normalized.CopyFrom(tool)
@@ -215,6 +218,21 @@ def validate_tool(
     del normalized.endpoints[:]
     normalized.endpoints.extend(registry_pb2.Endpoint(address=address) for address in addresses)
     return ToolDefinition(normalized, services, tool.HasField("policy"))
+
+
+_COST_UNIT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def _cost_problems(cost: registry_pb2.Cost) -> list[str]:
+    problems = []
+    if not math.isfinite(cost.amount) or cost.amount < 0:
+        problems.append(f"tool.cost.amount must be a number >= 0 (got {cost.amount})")
+    if not _COST_UNIT.match(cost.unit):
+        problems.append(
+            f"tool.cost.unit {cost.unit!r} is not a unit (1 to 32 letters, digits, '_' or '-',"
+            " e.g. USD or tokens)"
+        )
+    return problems
 
 
 def validate_add_endpoints(request: registry_pb2.AddEndpointsRequest) -> list[str]:

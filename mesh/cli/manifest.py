@@ -8,6 +8,7 @@
     include_dirs: [proto]                 # relative to the manifest's directory
     endpoints: ["127.0.0.1:50051"]
     policy: {timeout: 2s}                 # the policy's YAML form (see mesh.config)
+    cost: {amount: 0.002, unit: USD}      # optional: what one call costs (metrics sum it)
 
 Unknown keys are refused, naming the key, so a misspelt field never goes unnoticed.
 """
@@ -32,6 +33,7 @@ KEYS = (
     "include_dirs",
     "endpoints",
     "policy",
+    "cost",
 )
 
 
@@ -52,6 +54,7 @@ class Manifest:
     include_dirs: tuple[Path, ...] = ()
     endpoints: tuple[str, ...] = ()
     policy: policy_pb2.ToolPolicy | None = None
+    cost: tuple[float, str] | None = None  # (amount per call, unit)
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -90,7 +93,23 @@ def load_manifest(path: Path) -> Manifest:
         include_dirs=tuple(base / item for item in _strings(data, "include_dirs", path)),
         endpoints=_strings(data, "endpoints", path),
         policy=policy,
+        cost=_cost(data.get("cost"), path),
     )
+
+
+def _cost(value: object, path: Path) -> tuple[float, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"amount", "unit"}:
+        raise ManifestError(
+            f"{path}: cost must be a mapping {{amount: NUMBER, unit: TEXT}}, got {value!r}"
+        )
+    amount, unit = value["amount"], value["unit"]
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not isinstance(unit, str):
+        raise ManifestError(
+            f"{path}: cost.amount must be a number and cost.unit text, got {value!r}"
+        )
+    return float(amount), unit
 
 
 def _text(data: Mapping[object, object], key: str, path: Path) -> str | None:

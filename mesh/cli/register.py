@@ -39,6 +39,7 @@ class ToolSpec:
     description: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
     policy: policy_pb2.ToolPolicy | None = None  # None: keep the policy the registry has
+    cost: tuple[float, str] | None = None  # (amount per call, unit); None: no cost
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def build_request(spec: ToolSpec) -> registry_pb2.RegisterToolRequest:
     )
     if spec.policy is not None:
         tool.policy.CopyFrom(spec.policy)
+    if spec.cost is not None:
+        tool.cost.amount, tool.cost.unit = spec.cost
     return registry_pb2.RegisterToolRequest(tool=tool)
 
 
@@ -184,6 +187,7 @@ def spec_from_args(args: argparse.Namespace) -> ToolSpec:
         else manifest.description or "",
         annotations=annotations,
         policy=policy,
+        cost=manifest.cost,
     )
 
 

@@ -129,3 +129,13 @@ def test_example_manifests_compile_into_their_tool(tool: str) -> None:
     assert request.tool.endpoints  # an example endpoint, replaced by --endpoint in practice
     assert request.tool.policy.HasField("timeout")
     assert request.tool.description
+
+
+def test_a_manifest_cost_is_read_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("name: t\ncost: {amount: 0.002, unit: USD}\n")
+    assert load_manifest(good).cost == (0.002, "USD")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\ncost: 3\n")
+    with pytest.raises(ManifestError, match="cost must be a mapping"):
+        load_manifest(bad)

@@ -366,3 +366,18 @@ def test_a_tool_cannot_claim_a_service_every_sidecar_serves() -> None:
         "tool.descriptors: service grpc.health.v1.Health is served by every sidecar itself; "
         "a tool cannot claim it (list the tool's own services in tool.services)"
     )
+
+
+def test_a_cost_needs_a_non_negative_amount_and_a_unit(echo: DescriptorSet) -> None:
+    tool = make_tool("priced", echo, endpoints=["127.0.0.1:1"])
+    tool.cost.amount = -1
+    tool.cost.unit = "US dollars"
+    with pytest.raises(InvalidArgument) as refused:
+        validate_tool(tool)
+    assert refused.value.message.split("; ") == [
+        "tool.cost.amount must be a number >= 0 (got -1.0)",
+        "tool.cost.unit 'US dollars' is not a unit (1 to 32 letters, digits, '_' or '-',"
+        " e.g. USD or tokens)",
+    ]
+    tool.cost.amount, tool.cost.unit = 0.002, "USD"
+    assert validate_tool(tool).tool.cost.unit == "USD"

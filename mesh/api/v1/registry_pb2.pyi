@@ -23,7 +23,7 @@ class Endpoint(_message.Message):
     def __init__(self, address: _Optional[str] = ..., instance_id: _Optional[str] = ..., lease_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Tool(_message.Message):
-    __slots__ = ("name", "version", "description", "annotations", "descriptors", "services", "endpoints", "policy", "revision")
+    __slots__ = ("name", "version", "description", "annotations", "descriptors", "services", "endpoints", "policy", "revision", "cost")
     class AnnotationsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class Tool(_message.Message):
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     description: str
@@ -49,7 +50,16 @@ class Tool(_message.Message):
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     policy: _policy_pb2.ToolPolicy
     revision: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., descriptors: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ..., services: _Optional[_Iterable[str]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., policy: _Optional[_Union[_policy_pb2.ToolPolicy, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+    cost: Cost
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., descriptors: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ..., services: _Optional[_Iterable[str]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., policy: _Optional[_Union[_policy_pb2.ToolPolicy, _Mapping]] = ..., revision: _Optional[int] = ..., cost: _Optional[_Union[Cost, _Mapping]] = ...) -> None: ...
+
+class Cost(_message.Message):
+    __slots__ = ("amount", "unit")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    amount: float
+    unit: str
+    def __init__(self, amount: _Optional[float] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class ToolState(_message.Message):
     __slots__ = ("tool", "instances")

@@ -1,13 +1,15 @@
-"""The forwarding benchmark: the same gRPC call direct, through the sidecar, through nginx.
+"""The forwarding benchmark: the same gRPC call direct, through the sidecar (with and without
+its resilience policies), through nginx.
 
     python -m bench.forwarding [--quick] [--write BENCHMARKS.md] [--profile]
 
-Starts an echo tool, a registry and a sidecar (with the echo tool registered) and nginx
-(`grpc_pass` to the same tool), all on 127.0.0.1; drives `/echo.v1.Echo/Echo` with h2load
-in interleaved rounds, closed loop and at a fixed 500 req/s, with 256 B and 16 KiB
-payloads; validates every run; reads CPU time and RSS of each process from /proc; then
-measures the sidecar's RSS with 100 tools registered. Prints a table and the goals met;
-`--write` puts the same into the generated sections of a Markdown file.
+Starts an echo tool, a registry (with the echo tool registered) and two sidecars watching it
+(one applying the default policy, one started with `--no-policies`) and nginx (`grpc_pass`
+to the same tool), all on 127.0.0.1; drives `/echo.v1.Echo/Echo` with h2load in
+interleaved rounds, closed loop and at a fixed 500 req/s, with 256 B and 16 KiB payloads;
+validates every run; reads CPU time and RSS of each process from /proc; then measures the
+sidecar's RSS with 100 tools registered. Prints a table, the policies' cost and the goals
+met; `--write` puts the same into the generated sections of a Markdown file.
 
 Exit status: 0 when every target ran and every run was valid (whether or not the goals
 were met), 1 when a target was unavailable or a run invalid, 2 when the benchmark could
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import document, goals, profile, report, summary
+from bench import document, goals, policy_cost, profile, report, summary
 from bench.background import BackgroundMeter
 from bench.catchall import catch_all_server
 from bench.footprint import EXTRA_TOOLS, Footprint, load_extra_tools
@@ -39,7 +41,7 @@ from bench.lineup import (
     Mesh,
     one_line,
     start_nginx,
-    start_sidecar,
+    start_sidecars,
 )
 from bench.machine import describe
 from bench.plan import DEFAULT_PLAN, QUICK_PLAN, Plan
@@ -52,14 +54,15 @@ REPO = Path(__file__).resolve().parent.parent
 ECHO_LISTENING = re.compile(r"echo listening on (?P<address>\S+)")
 PROFILE_SECONDS = 10
 RESULTS_SECTION = "forwarding-benchmark"
+POLICY_SECTION = "policy-cost"
 PROFILE_SECTION = "sidecar-profile"
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.forwarding",
-        description="Direct vs sidecar vs nginx: throughput, latency, CPU and memory of "
-        "forwarding one gRPC call, measured with h2load.",
+        description="Direct vs sidecar (with and without policies) vs nginx: throughput, "
+        "latency, CPU and memory of forwarding one gRPC call, measured with h2load.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts and one round: a smoke run"
@@ -111,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write is not None:
         command = "python -m bench.forwarding" + (" --quick" if args.quick else "")
         sections = {RESULTS_SECTION: summary.markdown(results, command)}
+        if results.policy_costs:
+            sections[POLICY_SECTION] = summary.policy_markdown(results, command)
         if results.profile_markdown is not None:
             sections[PROFILE_SECTION] = results.profile_markdown
         document.write_sections(args.write, sections)
@@ -139,16 +144,20 @@ def _measure(args: argparse.Namespace, plan: Plan, h2load_binary: str) -> summar
         )
         wait_for_echo(echo.address, PROBE_PAYLOAD_BYTES, "echo tool", READY_DEADLINE_S)
         _progress(f"echo tool on {echo.address} (pid {echo.pid})")
-        mesh = start_sidecar(stack, work, REPO, echo.address, args.upstream_connections, _progress)
+        mesh, plain = start_sidecars(
+            stack, work, REPO, echo.address, args.upstream_connections, _progress
+        )
         nginx_target = start_nginx(stack, work, nginx_binary, echo.address, _progress)
-        lineup = [Target("direct", echo.address), mesh.target, nginx_target]
+        lineup = [Target("direct", echo.address), mesh.target, plain.target, nginx_target]
 
         footprint = Footprint(problem=mesh.target.unavailable)
         if mesh.sidecar is not None:
             footprint = replace(footprint, idle_bytes=_rss(mesh.sidecar))
         runner = Runner(h2load_binary, work, echo.pid, _progress)
         # Each process once (the sidecar is both a server and a target's proxy).
-        own_pids = {p.pid for p in (echo, mesh.registry, mesh.sidecar) if p is not None}
+        own_pids = {
+            p.pid for p in (echo, mesh.registry, mesh.sidecar, plain.sidecar) if p is not None
+        }
         own_pids |= {t.proxy_pid for t in lineup if t.proxy_pid is not None}
         meter = BackgroundMeter(lambda: own_pids)
         results = runner.run_plan(plan, lineup)
@@ -167,9 +176,11 @@ def _measure(args: argparse.Namespace, plan: Plan, h2load_binary: str) -> summar
         machine=machine,
         plan=plan,
         table=table,
+        policy_costs=policy_cost.compare(table),
         footprint=footprint,
         nginx_rss_bytes=max(nginx_rss) if nginx_rss else None,
         verdicts=goals.evaluate(table, footprint),
+        policy_verdicts=goals.policy_goals(table),
         background=background,
         profile_markdown=profile_markdown,
     )

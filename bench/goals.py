@@ -1,9 +1,11 @@
 """The goals the sidecar is held to, and whether this run met them.
 
+The sidecar judged is the one applying its resilience policies (the defaults), as deployed.
 Throughput and CPU per call are judged in the closed loop (where forwarding cost limits
 throughput); added latency at the fixed rate of 500 req/s (where queueing does not hide
 it). CPU per call at the fixed rate is listed too: with less batching per wake-up it is
-the harder figure.
+the harder figure. The policies' own cost is judged against the same relay without them
+(`sidecar (no policy)`), in the closed loop.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.footprint import Footprint
-from bench.report import Row
+from bench.report import SIDECAR, SIDECAR_NO_POLICY, Row
 
-SIDECAR = "sidecar"
 MIN_RPS_RATIO = 0.60
+MIN_POLICY_RPS_RATIO = 0.90  # the policy stack costs at most 10 % of raw forwarding's req/s
 MAX_CPU_US = 120.0
 MAX_ADDED_P50_MS = 0.4
 MAX_ADDED_P99_MS = 1.0
@@ -52,6 +54,7 @@ def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
                 "{:.2f}x",
             )
         )
+    verdicts += policy_goals(table)
     for row in (*closed, *fixed):
         verdicts.append(
             _check(
@@ -89,6 +92,33 @@ def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
     else:
         rss = footprint.many_tools_bytes
         verdicts.append(Verdict(goal, f"{rss / 1e6:.1f} MB", rss <= MAX_RSS_BYTES))
+    return verdicts
+
+
+def policy_goals(table: Sequence[Row]) -> list[Verdict]:
+    """The policy stack's cost: req/s with policies against without, per closed-loop scenario
+    (none when the lineup has no `sidecar (no policy)`)."""
+    verdicts: list[Verdict] = []
+    for row in table:
+        if row.target != SIDECAR or not row.scenario.closed_loop:
+            continue
+        baseline = next(
+            (r for r in table if r.target == SIDECAR_NO_POLICY and r.scenario == row.scenario),
+            None,
+        )
+        if baseline is None:
+            continue
+        goal = (
+            f"req/s with policies ≥ {MIN_POLICY_RPS_RATIO:.2f}x without"
+            f" ({row.scenario.payload_label}, closed loop)"
+        )
+        if row.status or baseline.status:
+            problem = row.status or f"{SIDECAR_NO_POLICY}: {baseline.status}"
+            verdicts.append(Verdict(goal, problem, None))
+            continue
+        assert row.requests_per_s is not None and baseline.requests_per_s
+        ratio = row.requests_per_s / baseline.requests_per_s
+        verdicts.append(Verdict(goal, f"{ratio:.2f}x", ratio >= MIN_POLICY_RPS_RATIO))
     return verdicts
 
 

@@ -16,6 +16,8 @@ from bench.rounds import RoundResult, Target
 from bench.stats import median, percentile
 
 DIRECT = "direct"
+SIDECAR = "sidecar"  # applying the tool's policy (here: the defaults)
+SIDECAR_NO_POLICY = "sidecar (no policy)"  # the same relay, `--no-policies`
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,10 @@ def _number(value: float | None, form: str) -> str:
     return "—" if value is None else form.format(value)
 
 
-def text_table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    """A plain-text table with aligned columns (numbers right-aligned). A cell that states
-    a row's status (INVALID/UNAVAILABLE) is not used for column widths."""
+def text_table(headers: Sequence[str], lines: Sequence[Sequence[str]], left: int = 3) -> str:
+    """A plain-text table with aligned columns: the first `left` left-aligned (names), the
+    others right-aligned (numbers). A cell that states a row's status (INVALID/UNAVAILABLE,
+    the fourth cell) is not used for column widths."""
     widths = [len(header) for header in headers]
     for line in lines:
         if _is_status(line):
@@ -187,7 +190,8 @@ def text_table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
                 "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:3])) + "  " + line[3]
             )
         parts = [
-            cell.ljust(widths[i]) if i < 3 else cell.rjust(widths[i]) for i, cell in enumerate(line)
+            cell.ljust(widths[i]) if i < left else cell.rjust(widths[i])
+            for i, cell in enumerate(line)
         ]
         return "  ".join(parts).rstrip()
 
@@ -195,9 +199,10 @@ def text_table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
     return "\n".join([render(headers), rule, *(render(line) for line in lines)])
 
 
-def markdown_table(headers: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table (numbers right-aligned)."""
-    align = ["---" if i < 3 else "---:" for i in range(len(headers))]
+def markdown_table(headers: Sequence[str], lines: Sequence[Sequence[str]], left: int = 3) -> str:
+    """A GitHub-flavoured Markdown table: the first `left` columns left-aligned (names), the
+    others right-aligned (numbers)."""
+    align = ["---" if i < left else "---:" for i in range(len(headers))]
     out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
     for line in lines:
         escaped = [cell.replace("|", "\\|") for cell in line]

@@ -7,6 +7,7 @@ ratios against direct compare runs made side by side.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,19 @@ class Target:
     unavailable: str = ""
     # False when the proxy reads its sockets with recv(), which /proc/PID/io does not count.
     reads_counted: bool = True
+    # The total timeout (seconds) the proxy gives each call, which the tool sees as its
+    # deadline and reports in its answer; None when the tool sees no deadline.
+    tool_timeout_s: float | None = None
+
+    @property
+    def slug(self) -> str:
+        """The name as a file name part: `sidecar (no policy)` -> `sidecar-no-policy`."""
+        return file_slug(self.name)
+
+
+def file_slug(name: str) -> str:
+    """`name` with every run of characters other than letters, digits, `.`, `_` made one `-`."""
+    return re.sub(r"[^A-Za-z0-9._]+", "-", name).strip("-") or "unnamed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +114,7 @@ class Runner:
         assert target.address is not None
         load: Load = scenario.load
         self._runs += 1
-        log_file = self.work_dir / f"h2load-{self._runs:03d}-{target.name}.log"
+        log_file = self.work_dir / f"h2load-{self._runs:03d}-{target.slug}.log"
         argv = h2load.command(
             self.h2load_binary,
             f"http://{target.address}{ECHO_METHOD}",
@@ -122,7 +136,9 @@ class Runner:
                 outcome.summary,
                 outcome.log,
                 requests=load.requests,
-                response_bytes=response_bytes(scenario.payload_bytes),
+                response_bytes=response_bytes(
+                    scenario.payload_bytes, tool_timeout_s=target.tool_timeout_s
+                ),
             )
         proxy_cpu = tool_cpu = None
         if before is not None and after is not None:
@@ -177,7 +193,7 @@ def _describe(result: RoundResult, rounds: int) -> str:
     scenario = result.scenario
     head = (
         f"{scenario.payload_label:>6} {scenario.mode:>7} round {result.index + 1}/{rounds}"
-        f" {result.target:<8}"
+        f" {result.target:<19}"
     )
     if not result.valid:
         return f"{head} INVALID: {'; '.join(result.problems)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import report
+from bench import policy_cost, report
 from bench.background import Background
 from bench.footprint import EXTRA_TOOLS, Footprint
 from bench.goals import Verdict
@@ -20,9 +20,11 @@ class Results:
     machine: Machine
     plan: Plan
     table: Sequence[report.Row]
+    policy_costs: Sequence[policy_cost.PolicyCost]
     footprint: Footprint
     nginx_rss_bytes: int | None
     verdicts: Sequence[Verdict]
+    policy_verdicts: Sequence[Verdict]  # the policy-cost goals (also among `verdicts`)
     background: Background
     profile_markdown: str | None = None  # the py-spy summary, when profiled
 
@@ -36,6 +38,13 @@ COLUMNS = (
     " (syscr, syscw of /proc/PID/io) ÷ requests; uvloop does all the sidecar's socket I/O"
     " with such calls; nginx reads with recv(), which is not counted there, so only its"
     " writes are shown. proxy RSS: VmRSS after a round."
+)
+
+
+POLICY_COLUMNS = (
+    "with ÷ without: the medians' ratio (closed loop only; at a fixed rate both achieve the"
+    " offered rate). CPU µs/call: sidecar user+system time ÷ calls; +CPU: with minus without."
+    " p50/p99: over every request of every round."
 )
 
 
@@ -101,11 +110,41 @@ def text(results: Results) -> str:
         "",
     ]
     out.append(report.text_table(report.HEADERS, report.cells(results.table)))
+    if results.policy_costs:
+        out += ["", "policy cost (sidecar with its default policy vs `--no-policies`):"]
+        out.append(
+            report.text_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2)
+        )
     out += ["", *footprint_lines(results.footprint, results.nginx_rss_bytes), "", "goals:"]
     width = max((len(v.goal) for v in results.verdicts), default=0)
     out += [f"  {v.goal.ljust(width)}  {v.measured:>12}  {v.label}" for v in results.verdicts]
     out.append(f"  {_met_line(results.verdicts)}")
     return "\n".join(out)
+
+
+def policy_markdown(results: Results, command: str) -> str:
+    """The generated policy-cost section of BENCHMARKS.md."""
+    out = [
+        f"Measured {results.machine.date} by `{command}`, from the rounds of the forwarding"
+        f" results above ({results.plan.rounds} round(s) per scenario, targets"
+        " interleaved): the sidecar applying its default policy (`with`) against the same"
+        " relay started with `--no-policies` (`without`).",
+        "",
+        report.markdown_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2),
+        "",
+        POLICY_COLUMNS,
+        "",
+        *_verdict_table(results.policy_verdicts),
+    ]
+    return "\n".join(out)
+
+
+def _verdict_table(verdicts: Sequence[Verdict]) -> list[str]:
+    out = ["| goal | measured | verdict |", "| --- | ---: | --- |"]
+    for verdict in verdicts:
+        label = f"**{verdict.label}**" if verdict.met is False else verdict.label
+        out.append(f"| {verdict.goal} | {verdict.measured} | {label} |")
+    return out
 
 
 def markdown(results: Results, command: str) -> str:
@@ -125,11 +164,8 @@ def markdown(results: Results, command: str) -> str:
         "",
         *(f"- {line}" for line in footprint_lines(results.footprint, results.nginx_rss_bytes)),
         "",
-        "| goal | measured | verdict |",
-        "| --- | ---: | --- |",
+        *_verdict_table(results.verdicts),
+        "",
+        f"{_met_line(results.verdicts)}.",
     ]
-    for verdict in results.verdicts:
-        label = f"**{verdict.label}**" if verdict.met is False else verdict.label
-        out.append(f"| {verdict.goal} | {verdict.measured} | {label} |")
-    out += ["", f"{_met_line(results.verdicts)}."]
     return "\n".join(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bench.h2load import LogEntry, Summary
-from bench.validation import problems
+from bench.validation import problems, successful_calls
 
 N = 100
 RESPONSE = 277
@@ -76,3 +76,42 @@ def test_a_run_without_report_does_not_count() -> None:
     assert problems(None, _log(), requests=N, response_bytes=RESPONSE) == [
         "h2load printed no report"
     ]
+
+
+# --- runs in which calls may fail: successes counted from the DATA bytes -------------------
+
+
+def test_successes_are_the_whole_answers_received() -> None:
+    count, found = successful_calls(
+        _summary(data_bytes=77 * RESPONSE), _log(), requests=N, response_bytes=RESPONSE
+    )
+    assert (count, found) == (77, [])
+
+
+def test_bytes_that_are_not_whole_answers_void_the_run() -> None:
+    count, found = successful_calls(
+        _summary(data_bytes=77 * RESPONSE + 3), _log(), requests=N, response_bytes=RESPONSE
+    )
+    assert count is None
+    assert found == [
+        f"received {77 * RESPONSE + 3} response data bytes, not a whole number of"
+        f" {RESPONSE}-byte answers: some calls returned other messages"
+    ]
+
+
+def test_more_answers_than_requests_void_the_run() -> None:
+    count, found = successful_calls(
+        _summary(data_bytes=(N + 1) * RESPONSE), _log(), requests=N, response_bytes=RESPONSE
+    )
+    assert count is None and "101 answers" in found[0]
+
+
+def test_transport_failures_void_a_run_with_failures_expected_too() -> None:
+    count, found = successful_calls(
+        _summary(errored=2), _log(), requests=N, response_bytes=RESPONSE
+    )
+    assert count is None and found == ["2 requests errored"]
+    assert successful_calls(None, _log(), requests=N, response_bytes=RESPONSE) == (
+        None,
+        ["h2load printed no report"],
+    )

@@ -1,7 +1,9 @@
 """echo — the steerable tool (`echo.v1.Echo`) that tests and benchmarks call.
 
 Start it with `python -m examples.tools.echo --listen 127.0.0.1:0 [--instance NAME]`, or
-in-process with `await start(...)`. Each request steers its own call (see
+in-process with `await start(...)`. An instance can be made slow or flaky for every call
+(`--latency-ms N`, `--fail-rate R` with `--seed N`; `InstanceFaults` in-process), and
+`--report-calls` prints its call counts on SIGUSR1. Each request steers its own call (see
 `examples/tools/proto/echo/v1/echo.proto`):
 
 - `payload` is echoed back, or `response_size` bytes are sent instead;
@@ -19,6 +21,7 @@ a call (by its `call_id`) to start or to observe its cancellation.
 """
 
 from examples.tools.echo.calls import CallLog
+from examples.tools.echo.instance import InstanceFaults
 from examples.tools.echo.servicer import EchoServicer, start
 
-__all__ = ["CallLog", "EchoServicer", "start"]
+__all__ = ["CallLog", "EchoServicer", "InstanceFaults", "start"]

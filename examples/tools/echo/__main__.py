@@ -1,14 +1,21 @@
-"""`python -m examples.tools.echo --listen HOST:PORT [--instance NAME]`."""
+"""`python -m examples.tools.echo --listen HOST:PORT [--instance NAME] [--latency-ms N]
+[--fail-rate R] [--seed N] [--report-calls]`."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import signal
 import sys
 
+import grpc
+
 from examples.tools import echo
+from examples.tools.echo.instance import InstanceFaults
 from examples.tools.serving import argument_parser, run
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, InstanceFaults]:
     parser = argument_parser("echo", echo.__doc__ and echo.__doc__.splitlines()[0])
     parser.add_argument(
         "--instance",
@@ -16,8 +23,58 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="label put in every response's `instance` field (default: empty)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer every call N milliseconds late, whatever it asks (default: 0)",
+    )
+    parser.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="fail each call with UNAVAILABLE with probability R in [0, 1], drawn per call "
+        "(default: 0)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the random draws (--fail-rate and requests' failure_rate), for "
+        "reproducible runs (default: unseeded)",
+    )
+    parser.add_argument(
+        "--report-calls",
+        action="store_true",
+        help="on SIGUSR1, print 'echo calls: received=N cancelled=N failed=N' (totals since "
+        "start) to stdout",
+    )
     args = parser.parse_args(argv)
-    return run("echo", lambda: echo.start(args.listen, instance=args.instance))
+    try:
+        faults = InstanceFaults(latency_ms=args.latency_ms, fail_rate=args.fail_rate)
+    except ValueError as error:
+        parser.error(str(error))  # exits 2 with the message
+    return args, faults
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, faults = _arguments(argv)
+    servicer = echo.EchoServicer(instance=args.instance, seed=args.seed, faults=faults)
+
+    async def start() -> tuple[grpc.aio.Server, str]:
+        started = await echo.start(args.listen, servicer=servicer)
+        if args.report_calls:
+            # Installed before the listening line is printed, so a SIGUSR1 sent as soon as
+            # the line is read is answered (its default action would end the process).
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGUSR1, lambda: print(servicer.log.report(), flush=True)
+            )
+        return started
+
+    return run("echo", start)
 
 
 if __name__ == "__main__":

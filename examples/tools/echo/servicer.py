@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from examples.tools.echo.calls import CallLog
+from examples.tools.echo.instance import InstanceFaults
 from examples.tools.echo.steering import (
     Failure,
     Metadata,
@@ -30,13 +31,23 @@ Context = grpc.aio.ServicerContext[EchoRequest, EchoResponse]
 class EchoServicer(echo_pb2_grpc.EchoServicer):
     """Answers as each request steers (see echo.proto), recording what it saw in `log`.
 
-    `instance` labels every response; `seed` makes the failure-rate draws reproducible.
+    `instance` labels every response; `seed` makes the failure-rate draws reproducible;
+    `faults` makes this instance slow or flaky on every call of every method, before the
+    request's own steering applies.
     """
 
-    def __init__(self, *, instance: str = "", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        instance: str = "",
+        seed: int | None = None,
+        faults: InstanceFaults | None = None,
+    ) -> None:
         self.instance = instance
         self.log = CallLog()
         self._rng = random.Random(seed)
+        # None unless the instance misbehaves: the plain path then pays one attribute test.
+        self._faults = faults if faults is not None and faults.active else None
 
     async def Echo(self, request: EchoRequest, context: Context) -> EchoResponse:
         self.log.calls["Echo"] += 1
@@ -52,6 +63,8 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
         method = "ServerStream"
         self.log.calls[method] += 1
         echoed = echoed_metadata(context.invocation_metadata())
+        if self._faults is not None:
+            await self._misbehave(method, context, echoed)
         failure = await self._plan(request, context, echoed)
         try:
             self._begin(request, context, echoed)
@@ -76,6 +89,8 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
         method = "ClientStream"
         self.log.calls[method] += 1
         echoed = echoed_metadata(context.invocation_metadata())
+        if self._faults is not None:
+            await self._misbehave(method, context, echoed)
         first: EchoRequest | None = None
         payloads: list[bytes] = []
         try:
@@ -106,6 +121,8 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
         method = "Bidi"
         self.log.calls[method] += 1
         echoed = echoed_metadata(context.invocation_metadata())
+        if self._faults is not None:
+            await self._misbehave(method, context, echoed)
         call_id = ""
         received = 0
         try:
@@ -132,6 +149,8 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
 
     async def _unary(self, method: str, request: EchoRequest, context: Context) -> EchoResponse:
         echoed = echoed_metadata(context.invocation_metadata())
+        if self._faults is not None:
+            await self._misbehave(method, context, echoed)
         if not echoed and is_plain(request):
             # The benchmark's path: no steering, nothing to echo, no bookkeeping beyond the
             # call count.
@@ -152,6 +171,28 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
             raise
         await _send_headers(request, context, echoed)
         return self._response(request, context, sequence=0, received=1)
+
+    async def _misbehave(self, method: str, context: Context, echoed: Metadata) -> None:
+        """Applies the instance's faults: waits its latency, then fails the call with
+        UNAVAILABLE (trailers-only, echoed keys in the trailers) when the draw says so.
+
+        The draw is made when the call arrives, so the sequence of outcomes depends only on
+        the seed and the order of arrival, not on how the delays overlap.
+        """
+        faults = self._faults
+        assert faults is not None  # callers test it first, to keep the plain path cheap
+        failing = faults.fails(self._rng.random)
+        if faults.latency_ms:
+            try:
+                await asyncio.sleep(faults.latency_ms / 1000)
+            except asyncio.CancelledError:
+                self.log.note_cancelled(method, "")
+                raise
+        if failing:
+            self.log.note_failed(method)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, faults.failure_message(self.instance), echoed
+            )
 
     async def _plan(
         self, request: EchoRequest, context: Context, echoed: Metadata
@@ -221,13 +262,19 @@ async def start(
     *,
     instance: str = "",
     seed: int | None = None,
+    faults: InstanceFaults | None = None,
     servicer: EchoServicer | None = None,
 ) -> tuple[grpc.aio.Server, str]:
     """Starts an echo server on `listen`; returns it and its bound address (`HOST:PORT`).
 
-    Pass `servicer` to keep a handle on its `log` (then `instance` and `seed` are unused).
+    Pass `servicer` to keep a handle on its `log` (then `instance`, `seed` and `faults` are
+    unused).
     """
-    tool = servicer if servicer is not None else EchoServicer(instance=instance, seed=seed)
+    tool = (
+        servicer
+        if servicer is not None
+        else EchoServicer(instance=instance, seed=seed, faults=faults)
+    )
 
     def register(server: grpc.aio.Server) -> None:
         # The generated registration function is untyped.

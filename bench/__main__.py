@@ -1,0 +1,49 @@
+"""`python -m bench [--quick] [--write FILE] [--profile]`: every benchmark, one after another.
+
+Runs the forwarding benchmark (`bench.forwarding`: direct vs sidecar with and without its
+policies vs nginx) and then the resilience benchmark (`bench.resilience`: a slow and a flaky
+tool instance), passing `--quick` and `--write` to both and `--profile` to the first. The
+exit status is the worse of theirs (0 all valid, 1 a target unavailable or a run invalid,
+2 a benchmark could not run at all); the second runs whatever the first returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import forwarding, resilience
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Every toolmesh benchmark: forwarding cost, then resilience scenarios.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small counts and one round: a smoke run"
+    )
+    parser.add_argument(
+        "--write",
+        metavar="FILE",
+        type=Path,
+        help="update the generated sections of this Markdown file (e.g. BENCHMARKS.md)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the sidecar (bench.forwarding)"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    common = (["--quick"] if args.quick else []) + (
+        ["--write", str(args.write)] if args.write is not None else []
+    )
+    statuses = [
+        forwarding.main([*common, *(["--profile"] if args.profile else [])]),
+        resilience.main(common),
+    ]
+    return max(statuses)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,7 @@
 #   make test   the whole test suite (what CI runs)
 #   make proto  regenerate Python code from proto/
 #   make lint   ruff, mypy, import-linter, buf lint
-#   make bench  the forwarding benchmark (h2load: direct vs sidecar vs nginx)
+#   make bench  the benchmarks: forwarding (direct vs sidecar vs nginx), policy cost, resilience
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 # Debian packages the tests and the benchmark drive as real peers.
-APT_PACKAGES := nghttp2-client nginx
+APT_PACKAGES := nghttp2-client nginx prometheus
 APT_STAMP := $(VENV)/.apt
 
 .PHONY: run demo test proto lint bench venv apt clean
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 apt: $(APT_STAMP)
 
 # Installs the Debian packages the tests need when any is missing (root or sudo required).
-$(APT_STAMP):
+$(APT_STAMP): Makefile
 	@mkdir -p $(VENV)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -58,8 +58,13 @@ lint: venv
 	cd proto && ../$(BIN)/buf lint
 	cd examples/tools/proto && ../../../$(BIN)/buf lint
 
+# Writes grafana/dashboards/*.json from the builders in grafana/ (a test fails when stale).
+.PHONY: dashboards
+dashboards: venv
+	$(PY) -m grafana.build
+
 bench: venv apt
-	$(PY) -m bench.forwarding
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

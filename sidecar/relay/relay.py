@@ -720,7 +720,17 @@ class Relay:
         call.cancel_pending()
         for attempt in list(call.live):
             self._cancel_attempt(attempt)
-        call.down.call = None
+        # Break the reference cycles (call <-> streams <-> attempts) so reference counting
+        # frees the call at once: cyclic garbage collection was 8 % of the sidecar's CPU.
+        down = call.down
+        down.call = None
+        down.partner = None
+        committed = call.committed
+        if committed is not None:
+            if committed.stream is not None:
+                committed.stream.partner = None
+                committed.stream = None
+            call.committed = None
         call.request = []
         call.route.released(call)
         self.active_calls -= 1

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from mesh.addresses import AddressError, parse_address
+from mesh.telemetry.metrics import SidecarMetrics, metrics_registry, start_metrics_server
 from sidecar.catalog import Catalog, CatalogHolder
 from sidecar.options import SidecarOptions
 from sidecar.relay.relay import Relay
@@ -51,12 +52,27 @@ async def serve(
 
     holder = CatalogHolder()
     watcher = RegistryWatcher(holder, options.registry, options.cache, options.token)
+    registry = metrics_registry()
+    metrics = SidecarMetrics(registry)
+    metrics.track_catalog(
+        connected=lambda: watcher.connected,
+        version=lambda: watcher.version,
+        tools=lambda: len(holder.catalog.tools),
+        updated_at=lambda: watcher.last_update_monotonic,
+    )
+    metrics_server = None
+    if options.metrics_listen:
+        try:
+            metrics_server = start_metrics_server(options.metrics_listen, registry)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
     relay = Relay(
         holder,
         internal_services=INTERNAL_SERVICES,
         max_message_bytes=options.max_message_bytes,
         upstream_connections=options.upstream_connections,
         policies=options.policies,
+        metrics=metrics,
     )
     await watcher.start(options.registry_wait_s)
     try:
@@ -71,13 +87,18 @@ async def serve(
     internal_server, internal_address = await start_internal_server(holder, bound)
     relay.internal_address = parse_address(internal_address)
 
+    known_tools = set(holder.catalog.tools)
+
     def on_catalog(catalog: Catalog) -> None:
         relay.forget_endpoints(
             {address for entry in catalog.tools.values() for address in entry.endpoints}
         )
+        for gone in known_tools - set(catalog.tools):
+            metrics.forget_tool(gone)  # its series leave /metrics with it
+        known_tools.clear()
+        known_tools.update(catalog.tools)
 
     holder.listeners.append(on_catalog)
-    metrics_server = _start_metrics(options.metrics_listen)
 
     stop_event = stop or asyncio.Event()
     if stop is None:
@@ -99,19 +120,8 @@ async def serve(
         await internal_server.stop(0.5)
         await watcher.stop()
         if metrics_server is not None:
-            metrics_server.shutdown()
+            metrics_server.close()
     return finished
-
-
-def _start_metrics(address: str | None):  # type: ignore[no-untyped-def]
-    """Serves Prometheus' /metrics (process metrics for now) on `address`, when given."""
-    if not address:
-        return None
-    from prometheus_client import start_http_server
-
-    parsed = parse_address(address, allow_port_zero=True)
-    server, _thread = start_http_server(parsed.port, addr=parsed.host)
-    return server
 
 
 def main(options: SidecarOptions) -> int:

@@ -68,6 +68,7 @@ class Call:
         "holds_slot",
         "last_message",
         "live",
+        "metrics",
         "path",
         "pending",
         "replayable",
@@ -78,6 +79,7 @@ class Call:
         "rewrite_timeout",
         "route",
         "started",
+        "status",
         "timer",
         "transparent_resends",
         "unreachable",
@@ -98,6 +100,8 @@ class Call:
         self.headers_end = False  # the request ended on its HEADERS (no body)
         self.path = path
         self.route = route
+        self.metrics = route.metrics  # the series of the method the agent called (kept on fallback)
+        self.status = 1  # the final gRPC status; CANCELLED until the call ends otherwise
         self.started = started  # time.monotonic() when the call arrived
         self.deadline = deadline  # when the call must be over (agent's or the policy's)
         self.attempts = 0  # attempts started that count against max_attempts

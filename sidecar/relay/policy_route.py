@@ -47,6 +47,7 @@ from mesh.policy.errors import (
 from mesh.policy.hedge import LatencyTracker, hedge_delay
 from mesh.policy.idempotency import method_is_idempotent
 from mesh.policy.outlier import OutlierDetector
+from mesh.telemetry.metrics import RouteMetrics, ToolMetrics
 from sidecar.relay.route import QUEUED, Refusal, Route
 from sidecar.relay.status import format_timeout
 
@@ -82,6 +83,7 @@ class ToolRuntime:
         clock: Clock,
         rng: random.Random,
         previous: ToolRuntime | None = None,
+        metrics: ToolMetrics | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -117,15 +119,19 @@ class ToolRuntime:
         self._breakers: dict[tuple[str, BreakerConfig], CircuitBreaker] = (
             previous._breakers if previous is not None else {}
         )
+        if metrics is not None:
+            self.outlier.on_eject = metrics.ejection
+            metrics.track_ejected(self.outlier.ejected_now)
 
-    def breaker(self, path: str, config: BreakerConfig) -> CircuitBreaker:
+    def breaker(self, path: str, config: BreakerConfig, metrics: RouteMetrics) -> CircuitBreaker:
         """The breaker of one method; a changed breaker config starts a fresh one."""
         key = (path, config)
         breaker = self._breakers.get(key)
         if breaker is None:
             for old in [k for k in self._breakers if k[0] == path]:
                 del self._breakers[old]
-            breaker = CircuitBreaker(config, self.clock)
+            breaker = CircuitBreaker(config, self.clock, on_transition=metrics.breaker_transition)
+            metrics.breaker_state(breaker.state)
             self._breakers[key] = breaker
         return breaker
 
@@ -136,7 +142,7 @@ class ToolRuntime:
 class PolicyRoute(Route):
     """A tool method's Route, deciding with the tool's policy."""
 
-    __slots__ = ("backoff", "breaker", "policy", "runtime")
+    __slots__ = ("backoff", "breaker", "cost", "policy", "runtime")
 
     def __init__(
         self,
@@ -144,8 +150,9 @@ class PolicyRoute(Route):
         service: str,
         method: str,
         runtime: ToolRuntime,
+        metrics: RouteMetrics,
     ) -> None:
-        super().__init__(entry.name, service, method, entry.endpoints)
+        super().__init__(entry.name, service, method, entry.endpoints, metrics)
         self.runtime = runtime
         policy: RoutePolicy = runtime.config.for_method(service, method)
         self.policy = policy
@@ -154,7 +161,9 @@ class PolicyRoute(Route):
         self.attempt_timeout_s = policy.attempt_timeout_s
         self.fallback = policy.fallback
         self.idempotent = _idempotent(entry, service, method, policy.idempotent)
-        self.breaker = runtime.breaker(f"/{service}/{method}", policy.breaker)
+        self.breaker = runtime.breaker(f"/{service}/{method}", policy.breaker, metrics)
+        tool = entry.state.tool
+        self.cost = (tool.cost.amount, tool.cost.unit) if tool.HasField("cost") else None
         self.backoff = Backoff(policy.retry, runtime.rng)
 
     # 1. admission ------------------------------------------------------------
@@ -216,7 +225,8 @@ class PolicyRoute(Route):
         in_flight = self.runtime.in_flight
         in_flight[attempt.endpoint] = in_flight.get(attempt.endpoint, 0) + 1
 
-    def attempt_ended(self, attempt: Attempt, success: bool) -> None:
+    def attempt_ended(self, attempt: Attempt, success: bool, code: int) -> None:
+        super().attempt_ended(attempt, success, code)
         in_flight = self.runtime.in_flight
         count = in_flight.get(attempt.endpoint, 0)
         if count > 1:
@@ -278,6 +288,8 @@ class PolicyRoute(Route):
         self.breaker.record(code == 0, code, duration_s)
         if code == 0:
             self.runtime.latency.record(duration_s)
+        if self.cost is not None:
+            self.metrics.cost(self.cost[0], self.cost[1], code == 0)
 
     def released(self, call: Call) -> None:
         if call.holds_slot:
@@ -309,7 +321,7 @@ class PolicyRoute(Route):
 
 
 def _refusal(error: MeshError) -> Refusal:
-    return Refusal(error.code, error.message, status_details_header(error))
+    return Refusal(error.code, error.message, status_details_header(error), error.reason)
 
 
 def _idempotent(entry: ToolEntry, service: str, method: str, override: bool | None) -> bool:
@@ -327,10 +339,11 @@ def new_runtime(
     entry: ToolEntry,
     previous: ToolRuntime | None,
     rng: random.Random,
+    metrics: ToolMetrics | None = None,
     clock: Clock = time.monotonic,
 ) -> ToolRuntime:
     """The runtime of `entry`'s current policy, keeping `previous`'s state where it can."""
     config = parse_policy(entry)
     if previous is not None and previous.config == config:
         return previous
-    return ToolRuntime(entry.name, config, clock, rng, previous)
+    return ToolRuntime(entry.name, config, clock, rng, previous, metrics)

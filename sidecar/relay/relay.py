@@ -24,6 +24,7 @@ from collections.abc import Set as AbstractSet
 from time import monotonic
 
 from mesh.addresses import Address
+from mesh.telemetry.metrics import AttemptKind, SidecarMetrics, metrics_registry
 from sidecar.catalog import CatalogHolder
 from sidecar.h2.connection import Stream, WriteBatch
 from sidecar.h2.errors import ErrorCode
@@ -65,6 +66,7 @@ class Relay:
         endpoint_settings: LocalSettings | None = None,
         listen_hint: str = "",
         policies: bool = True,
+        metrics: SidecarMetrics | None = None,
     ) -> None:
         self.holder = holder
         self.internal_address = internal_address
@@ -77,7 +79,8 @@ class Relay:
         self.batch = WriteBatch()
         self.pools: dict[Address, EndpointPool] = {}
         self.agents: set[AgentConnection] = set()
-        self.routes = RouteTable(holder, policies=policies)
+        self.metrics = metrics if metrics is not None else SidecarMetrics(metrics_registry())
+        self.routes = RouteTable(holder, self.metrics, policies=policies)
         self._internal_routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
@@ -162,7 +165,8 @@ class Relay:
             route = self._internal_routes.get(path)
             if route is None:
                 method = path.rpartition("/")[2]
-                route = Route(SIDECAR_TOOL, service, method, (self.internal_address,))
+                metrics = self.metrics.route(SIDECAR_TOOL, path[1:])
+                route = Route(SIDECAR_TOOL, service, method, (self.internal_address,), metrics)
                 self._internal_routes[path] = route
             return route
         return self.routes.route(path)
@@ -183,6 +187,9 @@ class Relay:
             return
         if not route.endpoints:
             refusal = route.no_endpoint(path_text, 0, "")
+            route.metrics.call_started()
+            route.metrics.fast_failure(refusal.reason)
+            route.metrics.call(refusal.code, 0.0)
             self._answer(down, Code.UNAVAILABLE, refusal.message, refusal.details)
             return
         now = monotonic()
@@ -190,6 +197,7 @@ class Relay:
         if route.timeout_s is not None:
             deadline = min(deadline, now + route.timeout_s)
         call = Call(down, headers, path_text, route, now, deadline, self.max_message_bytes)
+        call.metrics.call_started()
         call.headers_end = end_stream  # a request without a body ends on its HEADERS
         # The upstream must see the budget when the policy's is tighter than the agent's.
         call.rewrite_timeout = deadline != INFINITY and (
@@ -209,7 +217,7 @@ class Relay:
 
     def _start(self, call: Call) -> None:
         if not call.finished:
-            self._start_attempt(call, counted=True)
+            self._start_attempt(call, counted=True, kind="first")
 
     def _unknown_method_message(self, path: str, service: str) -> str:
         entry = self.holder.catalog.by_service.get(service)
@@ -224,7 +232,7 @@ class Relay:
             return f"malformed :path {path!r}; expected /package.Service/Method"
         return f"service {service} is not registered with this sidecar; {hint}"
 
-    def _start_attempt(self, call: Call, *, counted: bool) -> None:
+    def _start_attempt(self, call: Call, *, counted: bool, kind: AttemptKind) -> None:
         """Starts an attempt on the endpoint the Route picks (avoiding ones that failed)."""
         route = call.route
         avoid: AbstractSet[Address]
@@ -236,6 +244,7 @@ class Relay:
         if address is None:
             detail = f"none reachable ({'; '.join(call.failures)})" if call.failures else ""
             refusal = route.no_endpoint(call.path, call.attempts, detail)
+            route.metrics.fast_failure(refusal.reason)
             route.completed(call, refusal.code, monotonic() - call.started)
             self._fail(call, refusal.code, refusal.message, refusal.details)
             return
@@ -246,6 +255,7 @@ class Relay:
         attempt = Attempt(call, address, call.attempts, monotonic())
         call.live.append(attempt)
         route.attempt_started(attempt)
+        route.metrics.attempt_started(kind)
         if route.attempt_timeout_s is not None:
             attempt.timer = self.loop.call_later(
                 route.attempt_timeout_s, self._attempt_expired, attempt
@@ -258,7 +268,7 @@ class Relay:
             self.pools[address] = pool
         if not pool.submit(attempt):
             call.live.remove(attempt)
-            route.attempt_ended(attempt, success=True)
+            route.attempt_ended(attempt, True, Code.RESOURCE_EXHAUSTED)
             self._fail(
                 call,
                 Code.RESOURCE_EXHAUSTED,
@@ -277,7 +287,8 @@ class Relay:
         if call.finished or call.committed is not None or not call.replayable:
             return
         if call.route.hedge_allowed(call):
-            self._start_attempt(call, counted=True)
+            call.route.metrics.hedge()
+            self._start_attempt(call, counted=True, kind="hedge")
         self.batch.schedule()
 
     def open_upstream(self, attempt: Attempt, connection: EndpointConnection) -> None:
@@ -416,7 +427,7 @@ class Relay:
         call = attempt.call
         if attempt in call.live:
             call.live.remove(attempt)
-            call.route.attempt_ended(attempt, success=True)  # not the endpoint's fault
+            call.route.attempt_ended(attempt, True, Code.CANCELLED)  # not the endpoint's fault
         up = attempt.stream
         if up is not None:
             up.conn.send_rst(up, ErrorCode.CANCEL)
@@ -443,9 +454,9 @@ class Relay:
                 headers = [*headers, (b"x-toolmesh-fallback", call.route.tool.encode())]
         elif attempt is not call.committed:
             return
-        call.down.conn.send_headers(call.down, headers, end_stream)
-        if end_stream:
+        if end_stream:  # first: forwarding the trailers may finish the call at once
             self._completed(call, _status_of(headers))
+        call.down.conn.send_headers(call.down, headers, end_stream)
 
     def _commit(self, attempt: Attempt) -> None:
         """`attempt`'s response goes to the agent; every other attempt is cancelled."""
@@ -499,10 +510,12 @@ class Relay:
         down = call.down
         if code == ErrorCode.NO_ERROR and down.local_ended:
             return  # the response is complete; the endpoint just stops reading the request
-        call.route.attempt_ended(attempt, success=False)
+        status = Code.CANCELLED if code == ErrorCode.CANCEL else Code.INTERNAL
+        call.route.attempt_ended(attempt, False, status)
+        call.status = status
         call.route.completed(
             call,
-            Code.CANCELLED if code == ErrorCode.CANCEL else Code.INTERNAL,
+            status,
             monotonic() - call.started,
         )
         down.conn.send_rst(down, code)
@@ -545,7 +558,7 @@ class Relay:
                 )
             return
         if attempt is call.committed:
-            call.route.attempt_ended(attempt, success=False)
+            call.route.attempt_ended(attempt, False, Code.UNAVAILABLE)
             call.down.partner = None
             self._fail(call, Code.UNAVAILABLE, message)
 
@@ -567,7 +580,7 @@ class Relay:
             call.live.remove(attempt)
         if endpoint_fault is None:  # a refused stream or GOAWAY is no fault of the endpoint
             endpoint_fault = not unprocessed and code in ENDPOINT_FAILURES
-        route.attempt_ended(attempt, success=not endpoint_fault)
+        route.attempt_ended(attempt, not endpoint_fault, code)
         call.last_message = reason or _message_of(headers)
         call.failures.append(f"{attempt.endpoint}: {call.last_message or Code(code).name}")
         if code in ENDPOINT_FAILURES:
@@ -582,8 +595,10 @@ class Relay:
             decision = None  # the request was too large to hold: it cannot be sent again
         if isinstance(decision, float):
             if monotonic() + decision < call.deadline:
+                route.metrics.retry(code, unprocessed)
+                kind: AttemptKind = "resend" if unprocessed else "retry"
                 if decision <= 0:
-                    self._start_attempt(call, counted=not unprocessed)
+                    self._start_attempt(call, counted=not unprocessed, kind=kind)
                 else:
                     call.cancel_pending()
                     call.pending = self.loop.call_later(
@@ -602,7 +617,7 @@ class Relay:
     def _retry(self, call: Call, counted: bool) -> None:
         call.pending = None
         if not call.finished and call.committed is None and not call.down.reset:
-            self._start_attempt(call, counted=counted)
+            self._start_attempt(call, counted=counted, kind="retry" if counted else "resend")
         self.batch.schedule()
 
     def _to_fallback(self, call: Call) -> bool:
@@ -618,7 +633,8 @@ class Relay:
         call.route = fallback
         call.attempts = 0
         call.failed_endpoints.clear()
-        self._start_attempt(call, counted=True)
+        primary.metrics.fallback(fallback.tool)
+        self._start_attempt(call, counted=True, kind="fallback")
         return True
 
     def _refused(self, call: Call, refusal: Refusal) -> None:
@@ -632,6 +648,8 @@ class Relay:
             and self._to_fallback(call)
         ):
             return
+        if refusal.reason:
+            route.metrics.fast_failure(refusal.reason)
         route.completed(call, refusal.code, monotonic() - call.started)
         self._fail(call, refusal.code, refusal.message, refusal.details)
 
@@ -644,6 +662,7 @@ class Relay:
         elapsed = monotonic() - call.started
         call.route.completed(call, Code.DEADLINE_EXCEEDED, elapsed)
         refusal = call.route.deadline_refusal(call, elapsed, not call.rewrite_timeout)
+        call.route.metrics.fast_failure(refusal.reason)
         self._fail(call, refusal.code, refusal.message, refusal.details)
         self.batch.schedule()
 
@@ -652,7 +671,8 @@ class Relay:
         attempt = call.committed
         if attempt is not None and attempt in call.live:
             call.live.remove(attempt)
-            call.route.attempt_ended(attempt, success=code not in ENDPOINT_FAILURES)
+            call.route.attempt_ended(attempt, code not in ENDPOINT_FAILURES, code)
+        call.status = code
         call.route.completed(call, code, monotonic() - call.started)
         call.cancel_timer()
 
@@ -672,6 +692,7 @@ class Relay:
     def _end_with(self, call: Call, headers: HeaderList) -> None:
         """Ends the agent's stream with a header block (a trailers-only response)."""
         down = call.down
+        call.status = _status_of(headers)
         if not down.reset and not down.local_ended:
             if call.fallback_of:
                 headers = [*headers, (b"x-toolmesh-fallback", call.route.tool.encode())]
@@ -709,13 +730,14 @@ class Relay:
         if down.closed and (committed is None or up is None or up.closed):
             if committed is not None and committed in call.live:
                 call.live.remove(committed)
-                call.route.attempt_ended(committed, success=True)
+                call.route.attempt_ended(committed, True, call.status)
             self._finish(call)
 
     def _finish(self, call: Call) -> None:
         if call.finished:
             return
         call.finished = True
+        call.metrics.call(call.status, monotonic() - call.started)
         call.cancel_timer()
         call.cancel_pending()
         for attempt in list(call.live):

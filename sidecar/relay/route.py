@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from mesh.addresses import Address
+from mesh.telemetry.metrics import RouteMetrics
 
 if TYPE_CHECKING:
     from sidecar.relay.call import Attempt, Call
@@ -25,12 +27,13 @@ QUEUED = "queued"  # admit(): the call waits for a concurrency slot; `resume` st
 class Refusal:
     """A mesh-made error for the agent: a gRPC code, a message, and the details trailer."""
 
-    __slots__ = ("code", "details", "message")
+    __slots__ = ("code", "details", "message", "reason")
 
-    def __init__(self, code: int, message: str, details: bytes = b"") -> None:
+    def __init__(self, code: int, message: str, details: bytes = b"", reason: str = "") -> None:
         self.code = code
         self.message = message
         self.details = details  # value of grpc-status-details-bin (base64), or empty
+        self.reason = reason  # the ErrorInfo reason (CIRCUIT_OPEN...), for metrics
 
 
 class Route:
@@ -43,6 +46,7 @@ class Route:
         "fallback",
         "idempotent",
         "method",
+        "metrics",
         "service",
         "timeout_header",
         "timeout_s",
@@ -50,7 +54,12 @@ class Route:
     )
 
     def __init__(
-        self, tool: str, service: str, method: str, endpoints: tuple[Address, ...]
+        self,
+        tool: str,
+        service: str,
+        method: str,
+        endpoints: tuple[Address, ...],
+        metrics: RouteMetrics,
     ) -> None:
         self.tool = tool
         self.service = service
@@ -61,6 +70,7 @@ class Route:
         self.attempt_timeout_s: float | None = None  # budget of each attempt; None: the total
         self.idempotent = False
         self.fallback = ""  # a tool to call when this one fails or its breaker is open
+        self.metrics = metrics
         self._next = -1
 
     def admit(self, call: Call, resume: Callable[[Call], None]) -> Refusal | str | None:
@@ -83,9 +93,10 @@ class Route:
     def attempt_started(self, attempt: Attempt) -> None:
         """An attempt is about to be sent."""
 
-    def attempt_ended(self, attempt: Attempt, success: bool) -> None:
-        """An attempt ended: `success` False when it failed in a way that counts against its
-        endpoint (connection errors, failure codes)."""
+    def attempt_ended(self, attempt: Attempt, success: bool, code: int) -> None:
+        """An attempt ended with `code`: `success` False when it failed in a way that counts
+        against its endpoint (connection errors, failure codes)."""
+        self.metrics.attempt(attempt.endpoint, code, monotonic() - attempt.started)
 
     def retry(
         self, call: Call, code: int, pushback: bytes | None, unprocessed: bool
@@ -112,7 +123,8 @@ class Route:
     def no_endpoint(self, path: str, attempts: int, detail: str) -> Refusal:
         """The error of a call no endpoint can take; `detail` says what each one did."""
         what = detail or "it has no registered or live endpoint"
-        return Refusal(14, f"tool {self.tool!r} has no healthy endpoint for method {path}: {what}")
+        message = f"tool {self.tool!r} has no healthy endpoint for method {path}: {what}"
+        return Refusal(14, message, reason="NO_HEALTHY_ENDPOINT")
 
     def deadline_refusal(self, call: Call, elapsed_s: float, agent_budget: bool) -> Refusal:
         """The error of a call whose deadline passed in the sidecar."""
@@ -121,4 +133,5 @@ class Route:
             4,  # DEADLINE_EXCEEDED
             f"call to tool {self.tool!r} method {call.path} ran out of time after"
             f" {elapsed_s:.3f}s: {source} has passed",
+            reason="DEADLINE_EXCEEDED",
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from mesh.telemetry.metrics import SidecarMetrics
 from sidecar.catalog import Catalog, CatalogHolder, ToolEntry
 from sidecar.relay.policy_route import PolicyRoute, ToolRuntime, new_runtime
 from sidecar.relay.route import Route
@@ -13,9 +14,15 @@ class RouteTable:
     """Maps `:path` to its Route for the current catalog; builds Routes lazily, once."""
 
     def __init__(
-        self, holder: CatalogHolder, rng: random.Random | None = None, *, policies: bool = True
+        self,
+        holder: CatalogHolder,
+        metrics: SidecarMetrics,
+        rng: random.Random | None = None,
+        *,
+        policies: bool = True,
     ) -> None:
         self.holder = holder
+        self.metrics = metrics
         self.policies = policies  # False: plain forwarding (the benchmark's baseline)
         self.rng = rng or random.Random()
         self._catalog: Catalog | None = None
@@ -40,9 +47,10 @@ class RouteTable:
 
     def _build(self, entry: ToolEntry, path: str) -> Route:
         service, _, method = path[1:].partition("/")
+        metrics = self.metrics.route(entry.name, path[1:])
         if not self.policies:
-            return Route(entry.name, service, method, entry.endpoints)
-        return PolicyRoute(entry, service, method, self.runtime(entry))
+            return Route(entry.name, service, method, entry.endpoints, metrics)
+        return PolicyRoute(entry, service, method, self.runtime(entry), metrics)
 
     def runtime(self, entry: ToolEntry) -> ToolRuntime:
         """The tool's policy state for the current catalog (rebuilt when its policy changed)."""
@@ -50,7 +58,9 @@ class RouteTable:
         known = self._runtimes.get(entry.name)
         if known is not None and known[0] is catalog:
             return known[1]
-        runtime = new_runtime(entry, known[1] if known is not None else None, self.rng)
+        runtime = new_runtime(
+            entry, known[1] if known is not None else None, self.rng, self.metrics.tool(entry.name)
+        )
         self._runtimes[entry.name] = (catalog, runtime)
         return runtime
 

@@ -16,6 +16,9 @@ in-process with `await start(...)`. An instance can be made slow or flaky for ev
   metadata, and every response reports the deadline the tool saw (`deadline_ms`, -1 if none)
   and the answering `instance`.
 
+With a collector named by `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, each call records its own
+SERVER span, child of the `traceparent` it was sent (`examples.tools.echo.tracing`).
+
 `EchoServicer.log` (a `CallLog`) counts calls per method and lets in-process tests wait for
 a call (by its `call_id`) to start or to observe its cancellation.
 """

@@ -1,5 +1,6 @@
 """`python -m examples.tools.echo --listen HOST:PORT [--instance NAME] [--latency-ms N]
-[--fail-rate R] [--seed N] [--report-calls]`."""
+[--fail-rate R] [--seed N] [--report-calls]`; traces when the `OTEL_*` variables name a
+collector (see `examples.tools.echo.tracing`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import grpc
 
 from examples.tools import echo
 from examples.tools.echo.instance import InstanceFaults
+from examples.tools.echo.tracing import EchoTracing
 from examples.tools.serving import argument_parser, run
 
 
@@ -63,9 +65,11 @@ def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, InstanceFaul
 def main(argv: list[str] | None = None) -> int:
     args, faults = _arguments(argv)
     servicer = echo.EchoServicer(instance=args.instance, seed=args.seed, faults=faults)
+    # Spans only when OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT names a collector.
+    tracing = EchoTracing.from_environment(instance=args.instance)
 
     async def start() -> tuple[grpc.aio.Server, str]:
-        started = await echo.start(args.listen, servicer=servicer)
+        started = await echo.start(args.listen, servicer=servicer, tracing=tracing)
         if args.report_calls:
             # Installed before the listening line is printed, so a SIGUSR1 sent as soon as
             # the line is read is answered (its default action would end the process).
@@ -74,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         return started
 
-    return run("echo", start)
+    try:
+        return run("echo", start)
+    finally:
+        if tracing is not None:
+            tracing.shutdown(timeout_s=2.0)  # a collector that is down does not hold the exit
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -22,6 +23,9 @@ from examples.tools.echo.steering import (
 )
 from examples.tools.gen.echo.v1 import echo_pb2, echo_pb2_grpc
 from examples.tools.serving import DEFAULT_LISTEN, start_server
+
+if TYPE_CHECKING:
+    from examples.tools.echo.tracing import EchoTracing
 
 EchoRequest = echo_pb2.EchoRequest
 EchoResponse = echo_pb2.EchoResponse
@@ -264,11 +268,12 @@ async def start(
     seed: int | None = None,
     faults: InstanceFaults | None = None,
     servicer: EchoServicer | None = None,
+    tracing: EchoTracing | None = None,
 ) -> tuple[grpc.aio.Server, str]:
     """Starts an echo server on `listen`; returns it and its bound address (`HOST:PORT`).
 
     Pass `servicer` to keep a handle on its `log` (then `instance`, `seed` and `faults` are
-    unused).
+    unused), and `tracing` to record a span per call (see `examples.tools.echo.tracing`).
     """
     tool = (
         servicer
@@ -276,8 +281,14 @@ async def start(
         else EchoServicer(instance=instance, seed=seed, faults=faults)
     )
 
+    # Wrapped only when tracing is on: the plain path stays as it is.
+    served = tracing.wrap(tool) if tracing is not None else tool
+
     def register(server: grpc.aio.Server) -> None:
         # The generated registration function is untyped.
-        echo_pb2_grpc.add_EchoServicer_to_server(tool, server)  # type: ignore[no-untyped-call]
+        echo_pb2_grpc.add_EchoServicer_to_server(served, server)  # type: ignore[no-untyped-call]
 
-    return await start_server("echo", register, listen)
+    server, address = await start_server("echo", register, listen)
+    if tracing is not None:
+        tracing.listening_on(address)
+    return server, address

@@ -1,0 +1,95 @@
+"""The relay records what happens to calls in the metrics the dashboards read."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from prometheus_client import generate_latest
+
+from mesh.telemetry.metrics import SidecarMetrics, metrics_registry
+from sidecar.catalog import Catalog, CatalogHolder
+from sidecar.relay.relay import Relay
+from tests.relay.probe import CHANNEL_OPTIONS, UNARY, Probe
+from tests.relay.test_resilience import IDEMPOTENT_UNARY, pack, start_probes, tool_state
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{key}="{wanted}"' in head for key, wanted in labels.items()):
+            return float(value)
+    return 0.0
+
+
+async def test_calls_attempts_retries_and_breaker_are_counted() -> None:
+    probes = [Probe("a", seed=1)]
+    servers, addresses = await start_probes(probes)
+    registry = metrics_registry()
+    holder = CatalogHolder()
+    relay = Relay(holder, metrics=SidecarMetrics(registry))
+    host, port = await relay.start("127.0.0.1", 0)
+    policy = IDEMPOTENT_UNARY + (
+        "retry: {initial_backoff: 1ms, max_backoff: 2ms}\n"
+        "circuit_breaker: {consecutive_failures: 2, open_for: 60s}\n"
+        "outlier_detection: {enabled: false}"
+    )
+    holder.replace(Catalog.build([tool_state("probe", addresses, policy)], version=1, store_id="t"))
+    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
+    try:
+        unary = channel.unary_unary(UNARY)
+        for _ in range(3):
+            await unary(pack(b"x"), timeout=5)
+        probes[0].fail_next = 1  # one retry, then success
+        await unary(pack(b"x"), timeout=5)
+        probes[0].failing = True
+        for _ in range(2):  # two failed calls (3 attempts each) trip the breaker
+            with pytest.raises(grpc.aio.AioRpcError):
+                await unary(pack(b"x"), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await unary(pack(b"x"), timeout=5)  # refused: the circuit is open
+        text = generate_latest(registry).decode()
+        method = "probe.v1.Probe/Unary"
+        assert (
+            sample(
+                text, "toolmesh_call_duration_seconds_count", tool="probe", method=method, code="OK"
+            )
+            == 4
+        )
+        assert (
+            sample(
+                text,
+                "toolmesh_call_duration_seconds_count",
+                tool="probe",
+                method=method,
+                code="UNAVAILABLE",
+            )
+            == 3
+        )
+        assert (
+            sample(
+                text, "toolmesh_retries_total", tool="probe", method=method, reason="UNAVAILABLE"
+            )
+            == 5
+        )
+        assert (
+            sample(text, "toolmesh_attempts_total", tool="probe", method=method, kind="first") == 6
+        )
+        assert (
+            sample(
+                text,
+                "toolmesh_fast_failures_total",
+                tool="probe",
+                method=method,
+                reason="CIRCUIT_OPEN",
+            )
+            == 1
+        )
+        assert sample(text, "toolmesh_circuit_breaker_state", tool="probe", method=method) == 2
+        assert sample(text, "toolmesh_calls_in_flight", tool="probe") == 0
+    finally:
+        await channel.close()
+        await relay.shutdown(0.5)
+        for server in servers:
+            await server.stop(None)

@@ -9,8 +9,9 @@ import signal
 import sys
 from collections.abc import Callable
 
-from mesh.addresses import AddressError, parse_address
+from mesh.addresses import Address, AddressError, parse_address
 from mesh.telemetry.metrics import SidecarMetrics, metrics_registry, start_metrics_server
+from mesh.telemetry.tracing import Tracing, TracingConfigError
 from sidecar.catalog import Catalog, CatalogHolder
 from sidecar.options import SidecarOptions
 from sidecar.relay.relay import Relay
@@ -60,6 +61,10 @@ async def serve(
         tools=lambda: len(holder.catalog.tools),
         updated_at=lambda: watcher.last_update_monotonic,
     )
+    try:
+        tracing = Tracing.from_environment("toolmesh-sidecar")
+    except TracingConfigError as error:
+        raise StartupError(str(error)) from None
     metrics_server = None
     if options.metrics_listen:
         try:
@@ -73,6 +78,7 @@ async def serve(
         upstream_connections=options.upstream_connections,
         policies=options.policies,
         metrics=metrics,
+        tracing=tracing,
     )
     await watcher.start(options.registry_wait_s)
     try:
@@ -83,6 +89,8 @@ async def serve(
             f"cannot listen on {options.listen}: {error.strerror or error}"
         ) from None
     bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    tracing.listening_on(Address(host=host, port=port))
+    log.info("tracing: %s", "on, OTLP export" if tracing.enabled else f"off ({tracing.off_reason})")
     relay.listen_hint = bound
     internal_server, internal_address = await start_internal_server(holder, bound)
     relay.internal_address = parse_address(internal_address)
@@ -121,6 +129,7 @@ async def serve(
         await watcher.stop()
         if metrics_server is not None:
             metrics_server.close()
+        await asyncio.to_thread(tracing.shutdown, 5.0)  # flush what is queued, bounded
     return finished
 
 

@@ -9,6 +9,7 @@ from sidecar.relay.messages import MessageScanner
 
 if TYPE_CHECKING:
     from mesh.addresses import Address
+    from mesh.telemetry.tracing import AttemptSpan, CallSpan
     from sidecar.h2.connection import Stream
     from sidecar.h2.hpack_codec import HeaderList
     from sidecar.relay.route import Route
@@ -21,7 +22,7 @@ REPLAY_LIMIT = 256 << 10
 class Attempt:
     """One try of a call on one endpoint: an upstream stream once a connection takes it."""
 
-    __slots__ = ("call", "delayed", "endpoint", "number", "started", "stream", "timer")
+    __slots__ = ("call", "delayed", "endpoint", "number", "span", "started", "stream", "timer")
 
     def __init__(self, call: Call, endpoint: Address, number: int, started: float) -> None:
         self.call = call
@@ -30,6 +31,7 @@ class Attempt:
         self.started = started  # time.monotonic()
         self.stream: Stream | None = None
         self.delayed = False  # waited for a connection or a stream slot
+        self.span: AttemptSpan | None = None  # set when the call is traced
         self.timer: asyncio.TimerHandle | None = None  # the per-attempt timeout
 
     def cancel_timer(self) -> None:
@@ -78,6 +80,7 @@ class Call:
         "response_scanner",
         "rewrite_timeout",
         "route",
+        "span",
         "started",
         "status",
         "timer",
@@ -102,6 +105,7 @@ class Call:
         self.route = route
         self.metrics = route.metrics  # the series of the method the agent called (kept on fallback)
         self.status = 1  # the final gRPC status; CANCELLED until the call ends otherwise
+        self.span: CallSpan | None = None  # set when the call is traced (sampled)
         self.started = started  # time.monotonic() when the call arrived
         self.deadline = deadline  # when the call must be over (agent's or the policy's)
         self.attempts = 0  # attempts started that count against max_attempts

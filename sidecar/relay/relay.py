@@ -25,6 +25,8 @@ from time import monotonic
 
 from mesh.addresses import Address
 from mesh.telemetry.metrics import AttemptKind, SidecarMetrics, metrics_registry
+from mesh.telemetry.trace_context import with_traceparent
+from mesh.telemetry.tracing import CallSpan, Tracing
 from sidecar.catalog import CatalogHolder
 from sidecar.h2.connection import Stream, WriteBatch
 from sidecar.h2.errors import ErrorCode
@@ -67,6 +69,7 @@ class Relay:
         listen_hint: str = "",
         policies: bool = True,
         metrics: SidecarMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.holder = holder
         self.internal_address = internal_address
@@ -81,6 +84,7 @@ class Relay:
         self.agents: set[AgentConnection] = set()
         self.metrics = metrics if metrics is not None else SidecarMetrics(metrics_registry())
         self.routes = RouteTable(holder, self.metrics, policies=policies)
+        self.tracing = tracing if tracing is not None else Tracing.off()
         self._internal_routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
@@ -198,6 +202,8 @@ class Relay:
             deadline = min(deadline, now + route.timeout_s)
         call = Call(down, headers, path_text, route, now, deadline, self.max_message_bytes)
         call.metrics.call_started()
+        if self.tracing.enabled:  # a separate pass: the untraced path pays nothing
+            call.span = self._start_span(call, headers, down)
         call.headers_end = end_stream  # a request without a body ends on its HEADERS
         # The upstream must see the budget when the policy's is tighter than the agent's.
         call.rewrite_timeout = deadline != INFINITY and (
@@ -214,6 +220,19 @@ class Relay:
             self._start(call)
         elif isinstance(admission, Refusal):
             self._refused(call, admission)
+
+    def _start_span(self, call: Call, headers: HeaderList, down: Stream) -> CallSpan | None:
+        traceparent: bytes | None = None
+        tracestate = b""
+        for name, value in headers:
+            if name == b"traceparent":
+                traceparent = b"" if traceparent is not None else value  # repeated: invalid
+            elif name == b"tracestate":
+                tracestate = tracestate + b"," + value if tracestate else value
+        peer = getattr(down.conn, "peer_name", None)
+        return self.tracing.start_call(
+            call.route.tool, call.path, traceparent, tracestate, peer, started=call.started
+        )
 
     def _start(self, call: Call) -> None:
         if not call.finished:
@@ -256,6 +275,8 @@ class Relay:
         call.live.append(attempt)
         route.attempt_started(attempt)
         route.metrics.attempt_started(kind)
+        if call.span is not None:
+            attempt.span = call.span.child_attempt(attempt.number, address, kind, attempt.started)
         if route.attempt_timeout_s is not None:
             attempt.timer = self.loop.call_later(
                 route.attempt_timeout_s, self._attempt_expired, attempt
@@ -309,6 +330,8 @@ class Relay:
                 headers = self._attempt_headers(call, attempt)
             else:
                 headers = [*headers, call.route.timeout_header]
+        if attempt.span is not None:  # the tool's parent is this attempt's span
+            headers = with_traceparent(headers, attempt.span.traceparent())
         connection.send_headers(up, headers, call.headers_end)
         for item, end_stream, credit in call.request:
             if credit < 0:
@@ -634,6 +657,8 @@ class Relay:
         call.attempts = 0
         call.failed_endpoints.clear()
         primary.metrics.fallback(fallback.tool)
+        if call.span is not None:
+            call.span.fallback(fallback.tool, call.fallback_path[1:], monotonic())
         self._start_attempt(call, counted=True, kind="fallback")
         return True
 
@@ -650,6 +675,8 @@ class Relay:
             return
         if refusal.reason:
             route.metrics.fast_failure(refusal.reason)
+            if call.span is not None:
+                call.span.refused(refusal.reason)
         route.completed(call, refusal.code, monotonic() - call.started)
         self._fail(call, refusal.code, refusal.message, refusal.details)
 
@@ -737,7 +764,13 @@ class Relay:
         if call.finished:
             return
         call.finished = True
-        call.metrics.call(call.status, monotonic() - call.started)
+        now = monotonic()
+        span = call.span
+        if span is not None:
+            span.end(call.status, now, attempts=call.attempts)
+            call.metrics.call(call.status, now - call.started, span.trace_id_hex)
+        else:
+            call.metrics.call(call.status, now - call.started)
         call.cancel_timer()
         call.cancel_pending()
         for attempt in list(call.live):

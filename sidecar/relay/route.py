@@ -96,7 +96,13 @@ class Route:
     def attempt_ended(self, attempt: Attempt, success: bool, code: int) -> None:
         """An attempt ended with `code`: `success` False when it failed in a way that counts
         against its endpoint (connection errors, failure codes)."""
-        self.metrics.attempt(attempt.endpoint, code, monotonic() - attempt.started)
+        now = monotonic()
+        span = attempt.span
+        trace_id = None
+        if span is not None:
+            span.end(code, now)
+            trace_id = span.call.trace_id_hex
+        self.metrics.attempt(attempt.endpoint, code, now - attempt.started, trace_id)
 
     def retry(
         self, call: Call, code: int, pushback: bytes | None, unprocessed: bool

@@ -29,6 +29,12 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 
 from mesh.addresses import Address, AddressError, parse_address
 from mesh.api.v1 import registry_pb2, registry_pb2_grpc
+from mesh.telemetry.metrics import (
+    MetricsServer,
+    RegistryMetrics,
+    metrics_registry,
+    start_metrics_server,
+)
 from registry.auth import BearerAuth
 from registry.errors import StartupError
 from registry.leases import SYSTEM_CLOCK, Clock, Reaper
@@ -54,6 +60,7 @@ class RunningRegistry:
     server: grpc.aio.Server
     health: health_aio.HealthServicer
     reaper_task: asyncio.Task[None]
+    metrics_server: MetricsServer | None = None
 
     async def stop(self, grace: float = GRACE_PERIOD) -> None:
         """Stops serving: watchers are told (UNAVAILABLE), calls in flight get `grace`
@@ -65,6 +72,8 @@ class RunningRegistry:
         with contextlib.suppress(asyncio.CancelledError):  # how the reaper is meant to end
             await self.reaper_task
         await self.store.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         _log.info("registry stopped")
 
 
@@ -113,22 +122,35 @@ async def start(
         raise StartupError("token: the token is empty")
     listen = _listen_address(options.listen)
     _check_bindable(listen)
-    if options.metrics_listen:
-        _log.warning(
-            "metrics_listen=%s: /metrics is not served by the registry yet", options.metrics_listen
-        )
+    collector = metrics_registry()
+    metrics = RegistryMetrics(collector)
     store = await Store.open(options.db, clock=clock)
+    metrics_server: MetricsServer | None = None
     try:
         hub = WatchHub(watch_queue_limit)
         store.add_listener(hub.publish)
+        states, version = await store.list_tools()
+        metrics.load_state([state.tool.name for state in states], version)
+        store.add_listener(
+            lambda change: metrics.apply_change(
+                change.version, change.tool, change.state is not None
+            )
+        )
+        metrics.track_watchers(lambda: hub.subscriber_count)
+        if options.metrics_listen:
+            try:
+                metrics_server = start_metrics_server(options.metrics_listen, collector)
+            except ValueError as error:
+                raise StartupError(str(error)) from None
         reaper = Reaper(store, clock)
         server = grpc.aio.server(
+            interceptors=[metrics.interceptor()],
             options=[
                 ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
                 # grpcio sets SO_REUSEPORT by default, which would let a second registry
                 # bind the same port silently.
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         registry_pb2_grpc.add_RegistryServicer_to_server(  # type: ignore[no-untyped-call]
             RegistryService(store, hub, BearerAuth(options.token), reaper), server
@@ -142,6 +164,8 @@ async def start(
         await server.start()
     except BaseException:
         await store.close()
+        if metrics_server is not None:
+            metrics_server.close()
         raise
     for service in ("", SERVICE_NAME):
         await health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -154,7 +178,9 @@ async def start(
         await store.version(),
         "on" if options.token else "off",
     )
-    return RunningRegistry(str(bound), store, hub, server, health, reaper_task)
+    if metrics_server is not None:
+        _log.info("registry metrics on http://%s/metrics", metrics_server.address)
+    return RunningRegistry(str(bound), store, hub, server, health, reaper_task, metrics_server)
 
 
 async def serve(options: RegistryOptions, *, ready: Callable[[str], None] | None = None) -> None:

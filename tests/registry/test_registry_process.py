@@ -247,3 +247,29 @@ def _single_service_set(echo: DescriptorSet, index: int) -> DescriptorSet:
                 method.input_type = method.input_type.replace(old, new)
                 method.output_type = method.output_type.replace(old, new)
     return copy
+
+
+async def test_the_registry_serves_its_metrics(tmp_path: Path) -> None:
+    """`--metrics-listen`: tools, version and requests by RPC and status, scraped over HTTP."""
+    import urllib.request
+
+    from registry.server import start
+
+    running = await start(
+        RegistryOptions(
+            listen="127.0.0.1:0", db=str(tmp_path / "m.db"), metrics_listen="127.0.0.1:0"
+        )
+    )
+    try:
+        assert running.metrics_server is not None
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            stub = registry_pb2_grpc.RegistryStub(channel)  # type: ignore[no-untyped-call]
+            await stub.ListTools(pb.ListToolsRequest())
+        url = f"http://{running.metrics_server.address}/metrics"
+        text = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+        )
+        assert "toolmesh_registry_tools 0.0" in text
+        assert 'toolmesh_registry_requests_total{code="OK",rpc="ListTools"} 1.0' in text
+    finally:
+        await running.stop(0.5)

@@ -59,6 +59,7 @@ class OutlierDetector(Generic[K]):
         "_health",
         "_next_expiry",
         "_version",
+        "on_eject",
         "panicking",
     )
 
@@ -74,6 +75,7 @@ class OutlierDetector(Generic[K]):
         self._cached_version = -1
         self._cached_healthy: Sequence[K] = ()
         self.panicking = False  # whether the last `healthy` call fell back to every endpoint
+        self.on_eject: Callable[[K], None] | None = None  # told of each ejection (metrics)
 
     @property
     def ejected_count(self) -> int:
@@ -151,6 +153,13 @@ class OutlierDetector(Generic[K]):
         self._ejected[endpoint] = health.ejected_until
         self._next_expiry = min(self._next_expiry, health.ejected_until)
         self._version += 1
+        if self.on_eject is not None:
+            self.on_eject(endpoint)
+
+    def ejected_now(self) -> int:
+        """Endpoints ejected at this moment; only reads, so another thread may call it."""
+        now = self._clock()
+        return sum(1 for until in list(self._ejected.values()) if until > now)
 
     def _expire(self, now: float) -> None:
         if now < self._next_expiry:

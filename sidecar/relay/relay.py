@@ -430,12 +430,7 @@ class Relay:
         call = attempt.call
         if call.finished or call.committed is not None or attempt not in call.live:
             return
-        if attempt.stream is not None:
-            attempt.stream.conn.send_rst(attempt.stream, ErrorCode.CANCEL)
-        else:
-            pool = self.pools.get(attempt.endpoint)
-            if pool is not None:
-                pool.cancel(attempt)
+        self._withdraw(attempt)
         timeout = call.route.attempt_timeout_s
         reason = f"attempt timed out after {timeout:g}s"
         headers = trailers_only(Code.DEADLINE_EXCEEDED, f"tool {call.tool!r}: {reason}")
@@ -451,6 +446,11 @@ class Relay:
         if attempt in call.live:
             call.live.remove(attempt)
             call.route.attempt_ended(attempt, True, Code.CANCELLED)  # not the endpoint's fault
+        self._withdraw(attempt)
+
+    def _withdraw(self, attempt: Attempt) -> None:
+        """Stops an attempt on the wire: resets its stream, or takes it out of the queue
+        of a connection it was waiting for."""
         up = attempt.stream
         if up is not None:
             up.conn.send_rst(up, ErrorCode.CANCEL)

@@ -290,6 +290,7 @@ class Relay:
         if not pool.submit(attempt):
             call.live.remove(attempt)
             route.attempt_ended(attempt, True, Code.RESOURCE_EXHAUSTED)
+            route.completed(call, Code.RESOURCE_EXHAUSTED, monotonic() - call.started)
             self._fail(
                 call,
                 Code.RESOURCE_EXHAUSTED,
@@ -582,6 +583,7 @@ class Relay:
             return
         if attempt is call.committed:
             call.route.attempt_ended(attempt, False, Code.UNAVAILABLE)
+            call.route.completed(call, Code.UNAVAILABLE, monotonic() - call.started)
             call.down.partner = None
             self._fail(call, Code.UNAVAILABLE, message)
 

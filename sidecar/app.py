@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from mesh.addresses import Address, AddressError, parse_address
+from mesh.telemetry.logs import InvocationLog
 from mesh.telemetry.metrics import SidecarMetrics, metrics_registry, start_metrics_server
 from mesh.telemetry.tracing import Tracing, TracingConfigError
 from sidecar.catalog import Catalog, CatalogHolder
@@ -79,6 +80,7 @@ async def serve(
         policies=options.policies,
         metrics=metrics,
         tracing=tracing,
+        invocations=InvocationLog.to_stream(sys.stderr) if options.invocation_log else None,
     )
     await watcher.start(options.registry_wait_s)
     try:

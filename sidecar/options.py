@@ -31,3 +31,4 @@ class SidecarOptions:
     registry_wait_s: float = 2.0  # how long start-up waits for the registry before the cache
     upstream_connections: int = 2  # pooled HTTP/2 connections per tool endpoint
     policies: bool = True  # False: forward without resilience policies (a baseline to measure)
+    invocation_log: bool = False  # one JSON line per tool call on stderr

@@ -239,6 +239,15 @@ def commands() -> tuple[Command, ...]:
                     default=str(sidecar_defaults.upstream_connections),
                     metavar="N",
                 ),
+                Flag(
+                    "--invocation-log",
+                    "invocation_log",
+                    "one JSON line per tool call on stderr (trace id, tool, method, attempts,"
+                    " status, duration): on or off",
+                    env="TOOLMESH_INVOCATION_LOG",
+                    default="on" if sidecar_defaults.invocation_log else "off",
+                    metavar="on|off",
+                ),
             ),
         ),
         Command(

@@ -56,6 +56,7 @@ def run_sidecar(args: argparse.Namespace) -> int:
         grace_period_s=values.duration(setting("grace_period"), bare_unit="s").total_seconds(),
         registry_wait_s=values.duration(setting("registry_wait"), bare_unit="s").total_seconds(),
         upstream_connections=values.positive_int(setting("upstream_connections")),
+        invocation_log=values.on_off(setting("invocation_log")),
     )
     from sidecar import app  # only now: a bad flag is reported without loading a server
 

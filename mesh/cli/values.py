@@ -82,3 +82,13 @@ def _required(setting: Setting) -> str:
     if setting.text is None:
         raise UsageError(f"{setting.source}: a value is required")
     return setting.text
+
+
+def on_off(setting: Setting) -> bool:
+    """`on`/`off` (also true/false, yes/no, 1/0); raises UsageError naming the source."""
+    text = (setting.text or "").strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise UsageError(f"{setting.source}: expected on or off, got {setting.text!r}")

@@ -24,6 +24,7 @@ from collections.abc import Set as AbstractSet
 from time import monotonic
 
 from mesh.addresses import Address
+from mesh.telemetry.logs import InvocationLog
 from mesh.telemetry.metrics import AttemptKind, SidecarMetrics, metrics_registry
 from mesh.telemetry.trace_context import with_traceparent
 from mesh.telemetry.tracing import CallSpan, Tracing
@@ -70,6 +71,7 @@ class Relay:
         policies: bool = True,
         metrics: SidecarMetrics | None = None,
         tracing: Tracing | None = None,
+        invocations: InvocationLog | None = None,
     ) -> None:
         self.holder = holder
         self.internal_address = internal_address
@@ -85,6 +87,7 @@ class Relay:
         self.metrics = metrics if metrics is not None else SidecarMetrics(metrics_registry())
         self.routes = RouteTable(holder, self.metrics, policies=policies)
         self.tracing = tracing if tracing is not None else Tracing.off()
+        self.invocations = invocations if invocations is not None and invocations.enabled else None
         self._internal_routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
@@ -762,17 +765,34 @@ class Relay:
                 call.route.attempt_ended(committed, True, call.status)
             self._finish(call)
 
+    def _log_invocation(self, call: Call, duration_s: float, trace_id: str | None) -> None:
+        committed = call.committed
+        assert self.invocations is not None
+        self.invocations.record(
+            tool=call.fallback_of or call.route.tool,
+            method=call.path[1:],
+            code=call.status,
+            duration_s=duration_s,
+            attempts=call.attempts,
+            trace_id=trace_id or "",
+            endpoint=str(committed.endpoint) if committed is not None else "",
+            fallback=call.route.tool if call.fallback_of else "",
+            message=call.last_message if call.status else "",
+        )
+
     def _finish(self, call: Call) -> None:
         if call.finished:
             return
         call.finished = True
         now = monotonic()
         span = call.span
+        trace_id = None
         if span is not None:
             span.end(call.status, now, attempts=call.attempts)
-            call.metrics.call(call.status, now - call.started, span.trace_id_hex)
-        else:
-            call.metrics.call(call.status, now - call.started)
+            trace_id = span.trace_id_hex
+        call.metrics.call(call.status, now - call.started, trace_id)
+        if self.invocations is not None:
+            self._log_invocation(call, now - call.started, trace_id)
         call.cancel_timer()
         call.cancel_pending()
         for attempt in list(call.live):

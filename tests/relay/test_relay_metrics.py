@@ -93,3 +93,44 @@ async def test_calls_attempts_retries_and_breaker_are_counted() -> None:
         await relay.shutdown(0.5)
         for server in servers:
             await server.stop(None)
+
+
+async def test_the_invocation_log_writes_one_json_line_per_call() -> None:
+    import io
+    import json
+    import logging
+
+    from mesh.telemetry.logs import InvocationLog
+
+    stream = io.StringIO()
+    logger = logging.getLogger("toolmesh.invocations.test")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    probes = [Probe("a", seed=1)]
+    servers, addresses = await start_probes(probes)
+    holder = CatalogHolder()
+    relay = Relay(holder, invocations=InvocationLog(logger))
+    host, port = await relay.start("127.0.0.1", 0)
+    holder.replace(Catalog.build([tool_state("probe", addresses)], version=1, store_id="t"))
+    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
+    try:
+        await channel.unary_unary(UNARY)(pack(b"x"), timeout=5)
+        probes[0].failing = True
+        with pytest.raises(grpc.aio.AioRpcError):
+            await channel.unary_unary(UNARY)(pack(b"x"), timeout=5)
+    finally:
+        await channel.close()
+        await relay.shutdown(0.5)
+        for server in servers:
+            await server.stop(None)
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["tool"], line["status"], line["attempts"]) for line in lines] == [
+        ("probe", "OK", 1),
+        ("probe", "UNAVAILABLE", 1),
+    ]
+    assert lines[0]["method"] == "probe.v1.Probe/Unary"
+    assert lines[0]["endpoint"] == addresses[0]
+    assert lines[1]["message"] == "a is failing"

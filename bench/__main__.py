@@ -1,10 +1,11 @@
 """`python -m bench [--quick] [--write FILE] [--profile]`: every benchmark, one after another.
 
 Runs the forwarding benchmark (`bench.forwarding`: direct vs sidecar with and without its
-policies vs nginx) and then the resilience benchmark (`bench.resilience`: a slow and a flaky
-tool instance), passing `--quick` and `--write` to both and `--profile` to the first. The
-exit status is the worse of theirs (0 all valid, 1 a target unavailable or a run invalid,
-2 a benchmark could not run at all); the second runs whatever the first returned.
+policies vs nginx), the resilience benchmark (`bench.resilience`: a slow and a flaky tool
+instance) and the telemetry benchmark (`bench.telemetry`: metrics and tracing against
+telemetry off), passing `--quick` and `--write` to each and `--profile` to the first and
+the last. The exit status is the worst of theirs (0 all valid, 1 a target unavailable or a
+run invalid, 2 a benchmark could not run at all); each runs whatever the previous returned.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import forwarding, resilience
+from bench import forwarding, resilience, telemetry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Every toolmesh benchmark: forwarding cost, then resilience scenarios.",
+        description="Every toolmesh benchmark: forwarding cost, resilience scenarios, then "
+        "telemetry cost.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small counts and one round: a smoke run"
@@ -32,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="update the generated sections of this Markdown file (e.g. BENCHMARKS.md)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="also profile the sidecar (bench.forwarding)"
+        "--profile",
+        action="store_true",
+        help="also profile the sidecar (bench.forwarding, bench.telemetry)",
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     common = (["--quick"] if args.quick else []) + (
@@ -41,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     statuses = [
         forwarding.main([*common, *(["--profile"] if args.profile else [])]),
         resilience.main(common),
+        telemetry.main([*common, *(["--profile"] if args.profile else [])]),
     ]
     return max(statuses)
 

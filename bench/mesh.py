@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,10 +50,14 @@ def sidecar(
     upstream_connections: int | None = None,
     *,
     policies: bool = True,
+    telemetry: bool = True,
     name: str = "sidecar",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningProcess]:
     """A sidecar on 127.0.0.1 (free port) watching `registry_address`; with `policies`
-    False it forwards without resilience policies (`--no-policies`, the baseline)."""
+    False it forwards without resilience policies (`--no-policies`, the baseline), with
+    `telemetry` False it records no metrics and traces nothing (`--no-telemetry`). `env` is
+    its whole environment (None: the benchmark's own), e.g. to set `OTEL_*`."""
     argv = [
         sys.executable,
         "-m",
@@ -69,7 +73,11 @@ def sidecar(
         argv += ["--upstream-connections", str(upstream_connections)]
     if not policies:
         argv.append("--no-policies")
-    with running(name, argv, log_dir=log_dir, listening=SIDECAR_LISTENING, cwd=repo) as process:
+    if not telemetry:
+        argv.append("--no-telemetry")
+    with running(
+        name, argv, log_dir=log_dir, listening=SIDECAR_LISTENING, cwd=repo, env=env
+    ) as process:
         yield process
 
 

@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +63,13 @@ def running(
     listening: re.Pattern[str] | None = None,
     start_timeout_s: float = 30.0,
     cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningProcess]:
     """Starts `argv`, waits for the first stdout line matching `listening` (its `address`
     group becomes `.address`), yields the process and stops it by PID on exit.
 
-    stderr goes to `log_dir/NAME.stderr`. Raises StartError when the line does not appear
+    stderr goes to `log_dir/NAME.stderr`; `env` is the whole environment (None: this
+    process's). Raises StartError when the line does not appear
     within `start_timeout_s` or the process exits before printing it.
     """
     stderr_path = log_dir / f"{name}.stderr"
@@ -79,6 +81,7 @@ def running(
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=cwd,
+            env=None if env is None else dict(env),
         )
     process = RunningProcess(name, popen, stderr_path)
     announced = threading.Event()

@@ -34,6 +34,11 @@ def _options(argv: list[str]) -> SidecarOptions:
         action="store_true",
         help="forward without resilience policies (a baseline for benchmarks)",
     )
+    parser.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="record no metrics and trace nothing, ignoring OTEL_* (a baseline for benchmarks)",
+    )
     arguments = parser.parse_args(argv)
     return SidecarOptions(
         listen=arguments.listen,
@@ -42,6 +47,7 @@ def _options(argv: list[str]) -> SidecarOptions:
         metrics_listen=arguments.metrics_listen,
         upstream_connections=arguments.upstream_connections,
         policies=not arguments.no_policies,
+        telemetry=not arguments.no_telemetry,
     )
 
 

@@ -11,7 +11,12 @@ from collections.abc import Callable
 
 from mesh.addresses import Address, AddressError, parse_address
 from mesh.telemetry.logs import InvocationLog
-from mesh.telemetry.metrics import SidecarMetrics, metrics_registry, start_metrics_server
+from mesh.telemetry.metrics import (
+    NullSidecarMetrics,
+    SidecarMetrics,
+    metrics_registry,
+    start_metrics_server,
+)
 from mesh.telemetry.tracing import Tracing, TracingConfigError
 from sidecar.catalog import Catalog, CatalogHolder
 from sidecar.options import SidecarOptions
@@ -55,7 +60,9 @@ async def serve(
     holder = CatalogHolder()
     watcher = RegistryWatcher(holder, options.registry, options.cache, options.token)
     registry = metrics_registry()
-    metrics = SidecarMetrics(registry)
+    # --no-telemetry: the relay's recording calls land on no-ops (it is not told, so the
+    # baseline runs exactly the same relay code).
+    metrics = SidecarMetrics(registry) if options.telemetry else NullSidecarMetrics()
     metrics.track_catalog(
         connected=lambda: watcher.connected,
         version=lambda: watcher.version,
@@ -63,7 +70,9 @@ async def serve(
         updated_at=lambda: watcher.last_update_monotonic,
     )
     try:
-        tracing = Tracing.from_environment("toolmesh-sidecar")
+        tracing = (
+            Tracing.from_environment("toolmesh-sidecar") if options.telemetry else _tracing_off()
+        )
     except TracingConfigError as error:
         raise StartupError(str(error)) from None
     metrics_server = None
@@ -133,6 +142,12 @@ async def serve(
             metrics_server.close()
         await asyncio.to_thread(tracing.shutdown, 5.0)  # flush what is queued, bounded
     return finished
+
+
+def _tracing_off() -> Tracing:
+    tracing = Tracing.off()
+    tracing.off_reason = "--no-telemetry"
+    return tracing
 
 
 def main(options: SidecarOptions) -> int:

@@ -32,3 +32,5 @@ class SidecarOptions:
     upstream_connections: int = 2  # pooled HTTP/2 connections per tool endpoint
     policies: bool = True  # False: forward without resilience policies (a baseline to measure)
     invocation_log: bool = False  # one JSON line per tool call on stderr
+    # False: record no metrics and trace nothing, whatever OTEL_* say (a baseline to measure)
+    telemetry: bool = True

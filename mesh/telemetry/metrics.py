@@ -64,6 +64,9 @@ __all__ = [
     "DURATION_BUCKETS_S",
     "MetricSpec",
     "MetricsServer",
+    "NullRouteMetrics",
+    "NullSidecarMetrics",
+    "NullToolMetrics",
     "RegistryMetrics",
     "RouteMetrics",
     "SidecarMetrics",
@@ -476,6 +479,104 @@ class SidecarMetrics:
         families[CATALOG_VERSION].reading(lambda: float(version()))
         families[CATALOG_TOOLS].reading(lambda: float(tools()))
         families[CATALOG_UPDATE_AGE].reading(age)
+
+
+# --------------------------------------------------------------------------- telemetry off
+
+
+class NullToolMetrics(ToolMetrics):
+    """A tool's series that record nothing (the sidecar started with `--no-telemetry`)."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str) -> None:  # no families: nothing is registered
+        self.name = name
+        self.in_flight = Value()  # never exported; kept so the attribute exists
+
+    def ejection(self, endpoint: Hashable) -> None:
+        pass
+
+    def track_ejected(self, count: Callable[[], int]) -> None:
+        pass
+
+
+class NullRouteMetrics(RouteMetrics):
+    """A tool method's series that record nothing: every recording method is a no-op, so the
+    relay's calls into it cost one method call each (the baseline the telemetry benchmark
+    measures against). Every public method of RouteMetrics is overridden here (a test keeps
+    it so), so none reaches the parent's unset slots."""
+
+    __slots__ = ()
+
+    def __init__(self, tool: NullToolMetrics, method: str) -> None:  # no families
+        self.tool = tool
+        self.method = method
+
+    def call_started(self) -> None:
+        pass
+
+    def call(self, code: int, duration_s: float, trace_id: str | None = None) -> None:
+        pass
+
+    def attempt_started(self, kind: AttemptKind) -> None:
+        pass
+
+    def attempt(
+        self, endpoint: Hashable, code: int, duration_s: float, trace_id: str | None = None
+    ) -> None:
+        pass
+
+    def retry(self, code: int, unprocessed: bool = False) -> None:
+        pass
+
+    def hedge(self) -> None:
+        pass
+
+    def fallback(self, to: str) -> None:
+        pass
+
+    def fast_failure(self, reason: str) -> None:
+        pass
+
+    def breaker_transition(self, old: BreakerState, new: BreakerState) -> None:
+        pass
+
+    def breaker_state(self, state: BreakerState) -> None:
+        pass
+
+    def cost(self, amount: float, unit: str, success: bool) -> None:
+        pass
+
+
+class NullSidecarMetrics(SidecarMetrics):
+    """The sidecar's metrics with telemetry off: registers no family, records nothing.
+    `families` is an empty collector (never registered), so /metrics, when served, is empty."""
+
+    def __init__(self) -> None:  # nothing to register in
+        self.families = FamilyCollector(())
+        self._tools: dict[str, ToolMetrics] = {}
+        self._routes: dict[tuple[str, str], RouteMetrics] = {}
+
+    def tool(self, tool: str) -> NullToolMetrics:
+        """A do-nothing tool (a fresh one each time: it holds nothing worth sharing)."""
+        return NullToolMetrics(tool)
+
+    def route(self, tool: str, method: str) -> NullRouteMetrics:
+        return NullRouteMetrics(NullToolMetrics(tool), method)
+
+    def forget_tool(self, tool: str) -> None:
+        pass
+
+    def track_catalog(
+        self,
+        *,
+        connected: Callable[[], bool],
+        version: Callable[[], int],
+        tools: Callable[[], int],
+        updated_at: Callable[[], float | None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        pass
 
 
 # --------------------------------------------------------------------------- the registry

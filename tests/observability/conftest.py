@@ -1,7 +1,8 @@
 """A real Prometheus scraping a mesh's metrics endpoints under a bounded load.
 
-`metrics_source` is the one fixture to replace to test against a live mesh: it yields the
-scrape targets and a `drive()` that runs the load and reports what the load client saw.
+`metrics_source` yields the scrape targets and a `drive()` that runs the load and reports
+what the load client saw, once for a live mesh (live_mesh.py) and once for the metrics API
+fed with known observations (feed.py); every test using `live` runs against both.
 `live` starts Prometheus with the repository's rule files, waits for the first scrape of
 every target, runs the load, and waits until Prometheus has scraped its end state and the
 recording rules have evaluated it.
@@ -17,7 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.observability import live_mesh
 from tests.observability.feed import ALPHA, BETA, FedMesh, LoadReport, MetricsSource
+from tests.observability.live_mesh import LiveMesh
 from tests.observability.prometheus_server import Prometheus, poll
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,9 +45,9 @@ def recording_rules() -> list[dict[str, str]]:
     return rules
 
 
-@pytest.fixture(scope="session")
-def metrics_source() -> Iterator[MetricsSource]:
-    """A sidecar's and a registry's /metrics fed with known observations (see feed.py)."""
+def fed_source() -> Iterator[MetricsSource]:
+    """A sidecar's and a registry's /metrics fed with known observations (see feed.py): every
+    fast-failure reason, resends and DEADLINE_EXCEEDED, and a p99 spread over many buckets."""
     fed = FedMesh()
     targets = fed.start()
     fed.warm_up()
@@ -58,6 +61,35 @@ def metrics_source() -> Iterator[MetricsSource]:
         )
     finally:
         fed.close()
+
+
+def live_source(directory: Path) -> Iterator[MetricsSource]:
+    """A live mesh (see live_mesh.py): a registry, a sidecar and tool servers under load."""
+    mesh = LiveMesh(directory)
+    try:
+        targets = mesh.start()
+        mesh.warm_up()
+        yield MetricsSource(
+            targets=targets,
+            drive=mesh.drive,
+            drilldown_tool=live_mesh.BETA,
+            quantile_tool=live_mesh.ALPHA,
+            firing_alerts=frozenset({"ToolmeshCircuitBreakerOpen", "ToolmeshRetryBudgetExhausted"}),
+        )
+    finally:
+        mesh.close()
+
+
+@pytest.fixture(scope="session", params=["live", "fed"])
+def metrics_source(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MetricsSource]:
+    """What Prometheus scrapes: a live mesh, then the fed metrics API (which covers what a
+    live run does not provoke on purpose: every fast-failure reason, resends, deadlines)."""
+    if request.param == "live":
+        yield from live_source(tmp_path_factory.mktemp("mesh"))
+    else:
+        yield from fed_source()
 
 
 @pytest.fixture(scope="session")

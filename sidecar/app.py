@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from mesh.addresses import Address, AddressError, parse_address
-from mesh.telemetry.logs import InvocationLog
+from mesh.telemetry.logs import DEFAULT_REDACTED_FIELDS, InvocationLog, PayloadLogging
 from mesh.telemetry.metrics import (
     NullSidecarMetrics,
     SidecarMetrics,
@@ -89,7 +89,7 @@ async def serve(
         policies=options.policies,
         metrics=metrics,
         tracing=tracing,
-        invocations=InvocationLog.to_stream(sys.stderr) if options.invocation_log else None,
+        invocations=_invocation_log(options),
     )
     await watcher.start(options.registry_wait_s)
     try:
@@ -148,6 +148,22 @@ def _tracing_off() -> Tracing:
     tracing = Tracing.off()
     tracing.off_reason = "--no-telemetry"
     return tracing
+
+
+def _invocation_log(options: SidecarOptions) -> InvocationLog | None:
+    if not options.invocation_log:
+        return None
+    payloads = None
+    if options.log_payloads_bytes:
+        if options.log_payloads_bytes < 16:
+            raise StartupError(
+                f"--log-payloads must be 0 (off) or at least 16 (got {options.log_payloads_bytes})"
+            )
+        payloads = PayloadLogging(
+            max_bytes=options.log_payloads_bytes,
+            redact=DEFAULT_REDACTED_FIELDS | frozenset(options.redact_fields),
+        )
+    return InvocationLog.to_stream(sys.stderr, payloads=payloads)
 
 
 def main(options: SidecarOptions) -> int:

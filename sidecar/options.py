@@ -32,5 +32,7 @@ class SidecarOptions:
     upstream_connections: int = 2  # pooled HTTP/2 connections per tool endpoint
     policies: bool = True  # False: forward without resilience policies (a baseline to measure)
     invocation_log: bool = False  # one JSON line per tool call on stderr
+    log_payloads_bytes: int = 0  # with invocation_log: each payload's JSON, cut at this; 0: off
+    redact_fields: tuple[str, ...] = ()  # field names hidden in logged payloads (with defaults)
     # False: record no metrics and trace nothing, whatever OTEL_* say (a baseline to measure)
     telemetry: bool = True

@@ -248,6 +248,24 @@ def commands() -> tuple[Command, ...]:
                     default="on" if sidecar_defaults.invocation_log else "off",
                     metavar="on|off",
                 ),
+                Flag(
+                    "--log-payloads",
+                    "log_payloads",
+                    "with --invocation-log on: also log each call's first request and response"
+                    " message as JSON, cut at this many bytes (0: not logged)",
+                    env="TOOLMESH_LOG_PAYLOADS",
+                    default=str(sidecar_defaults.log_payloads_bytes),
+                    metavar="BYTES",
+                ),
+                Flag(
+                    "--redact",
+                    "redact",
+                    "comma-separated field names hidden in logged payloads, besides password,"
+                    " secret, token, api_key, authorization...",
+                    env="TOOLMESH_REDACT",
+                    unset="only the built-in names",
+                    metavar="FIELDS",
+                ),
             ),
         ),
         Command(

@@ -57,6 +57,10 @@ def run_sidecar(args: argparse.Namespace) -> int:
         registry_wait_s=values.duration(setting("registry_wait"), bare_unit="s").total_seconds(),
         upstream_connections=values.positive_int(setting("upstream_connections")),
         invocation_log=values.on_off(setting("invocation_log")),
+        log_payloads_bytes=values.non_negative_int(setting("log_payloads")),
+        redact_fields=tuple(
+            name.strip() for name in (setting("redact").text or "").split(",") if name.strip()
+        ),
     )
     from sidecar import app  # only now: a bad flag is reported without loading a server
 

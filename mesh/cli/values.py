@@ -92,3 +92,11 @@ def on_off(setting: Setting) -> bool:
     if text in ("off", "false", "no", "0"):
         return False
     raise UsageError(f"{setting.source}: expected on or off, got {setting.text!r}")
+
+
+def non_negative_int(setting: Setting) -> int:
+    """A whole number >= 0; raises UsageError naming the flag or variable."""
+    text = _required(setting)
+    if not text.strip().isdigit():
+        raise UsageError(f"{setting.source}: expected a whole number >= 0, got {text!r}")
+    return int(text)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mesh.telemetry.tracing import AttemptSpan, CallSpan
     from sidecar.h2.connection import Stream
     from sidecar.h2.hpack_codec import HeaderList
+    from sidecar.relay.payloads import PayloadCapture
     from sidecar.relay.route import Route
 
 # Request bytes kept so a call can be sent again (a retry, a hedge, a fallback, or an
@@ -57,6 +58,7 @@ class Call:
         "agent_timed",
         "attempts",
         "backoff_from",
+        "capture",
         "committed",
         "deadline",
         "down",
@@ -106,6 +108,7 @@ class Call:
         self.metrics = route.metrics  # the series of the method the agent called (kept on fallback)
         self.status = 1  # the final gRPC status; CANCELLED until the call ends otherwise
         self.span: CallSpan | None = None  # set when the call is traced (sampled)
+        self.capture: PayloadCapture | None = None  # set while payload logging is on
         self.started = started  # time.monotonic() when the call arrived
         self.deadline = deadline  # when the call must be over (agent's or the policy's)
         self.attempts = 0  # attempts started that count against max_attempts

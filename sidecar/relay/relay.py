@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from time import monotonic
 
+from google.protobuf.message import Message
+
 from mesh.addresses import Address
 from mesh.telemetry.logs import InvocationLog
 from mesh.telemetry.metrics import AttemptKind, SidecarMetrics, metrics_registry
@@ -37,6 +39,7 @@ from sidecar.relay.agent import AgentConnection
 from sidecar.relay.call import REPLAY_LIMIT, Attempt, Call
 from sidecar.relay.endpoint import EndpointConnection
 from sidecar.relay.messages import MessageTooLarge
+from sidecar.relay.payloads import PayloadCapture, decoded
 from sidecar.relay.pool import EndpointPool
 from sidecar.relay.route import Refusal, Route
 from sidecar.relay.routes import RouteTable
@@ -88,6 +91,10 @@ class Relay:
         self.routes = RouteTable(holder, self.metrics, policies=policies)
         self.tracing = tracing if tracing is not None else Tracing.off()
         self.invocations = invocations if invocations is not None and invocations.enabled else None
+        # Payloads are kept (bounded) only when the log will print them.
+        self.capture_payloads = (
+            self.invocations is not None and self.invocations.payloads is not None
+        )
         self._internal_routes: dict[str, Route] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.active_calls = 0
@@ -207,6 +214,8 @@ class Relay:
         call.metrics.call_started()
         if self.tracing.enabled:  # a separate pass: the untraced path pays nothing
             call.span = self._start_span(call, headers, down)
+        if self.capture_payloads:
+            call.capture = PayloadCapture()
         call.headers_end = end_stream  # a request without a body ends on its HEADERS
         # The upstream must see the budget when the policy's is tighter than the agent's.
         call.rewrite_timeout = deadline != INFINITY and (
@@ -371,6 +380,8 @@ class Relay:
 
     def request_data(self, call: Call, payload: bytes, end_stream: bool) -> None:
         down = call.down
+        if call.capture is not None:
+            call.capture.add(call.capture.request, payload)
         try:
             call.request_scanner.feed(payload)
         except MessageTooLarge as error:
@@ -516,6 +527,8 @@ class Relay:
                 f"response from {call.path}: {error} (set by --max-message-bytes)",
             )
             return
+        if call.capture is not None:
+            call.capture.add(call.capture.response, payload)
         call.down.conn.send_data(call.down, payload, end_stream, len(payload))
 
     def endpoint_reset(self, attempt: Attempt, code: int) -> None:
@@ -768,6 +781,15 @@ class Relay:
     def _log_invocation(self, call: Call, duration_s: float, trace_id: str | None) -> None:
         committed = call.committed
         assert self.invocations is not None
+        request: bytes | bytearray | Message | None = None
+        response: bytes | bytearray | Message | None = None
+        capture = call.capture
+        if capture is not None:
+            route = call.route
+            entry = self.holder.catalog.tools.get(route.tool)
+            request = decoded(entry, route.service, route.method, capture.request, False)
+            if capture.response:
+                response = decoded(entry, route.service, route.method, capture.response, True)
         self.invocations.record(
             tool=call.fallback_of or call.route.tool,
             method=call.path[1:],
@@ -778,6 +800,8 @@ class Relay:
             endpoint=str(committed.endpoint) if committed is not None else "",
             fallback=call.route.tool if call.fallback_of else "",
             message=call.last_message if call.status else "",
+            request=request,
+            response=response,
         )
 
     def _finish(self, call: Call) -> None:

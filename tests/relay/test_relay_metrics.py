@@ -134,3 +134,53 @@ async def test_the_invocation_log_writes_one_json_line_per_call() -> None:
     assert lines[0]["method"] == "probe.v1.Probe/Unary"
     assert lines[0]["endpoint"] == addresses[0]
     assert lines[1]["message"] == "a is failing"
+
+
+@pytest.mark.parametrize("redact", [frozenset(), frozenset({"payload"})])
+async def test_payload_logging_decodes_redacts_and_caps(redact: frozenset[str]) -> None:
+    import base64
+    import io
+    import json
+    import logging
+
+    from examples.tools import echo
+    from examples.tools.gen.echo.v1 import echo_pb2, echo_pb2_grpc
+    from mesh.api.v1 import registry_pb2
+    from mesh.telemetry.logs import InvocationLog, PayloadLogging
+    from tests.telemetry.test_tracing_relay import echo_files
+
+    stream = io.StringIO()
+    logger = logging.getLogger("toolmesh.invocations.payload-test")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    server, address = await echo.start(instance="e")
+    tool = registry_pb2.Tool(name="echo", descriptors=echo_files())
+    tool.endpoints.add(address=address)
+    holder = CatalogHolder(
+        Catalog.build([registry_pb2.ToolState(tool=tool)], version=1, store_id="t")
+    )
+    log = InvocationLog(logger, payloads=PayloadLogging(max_bytes=256, redact=redact))
+    relay = Relay(holder, invocations=log)
+    host, port = await relay.start("127.0.0.1", 0)
+    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
+    try:
+        stub = echo_pb2_grpc.EchoStub(channel)  # type: ignore[no-untyped-call]
+        await stub.Echo(echo_pb2.EchoRequest(payload=b"hi"), timeout=5)
+        await stub.Echo(echo_pb2.EchoRequest(payload=b"y" * 500), timeout=5)
+    finally:
+        await channel.close()
+        await relay.shutdown(0.5)
+        await server.stop(None)
+        logger.removeHandler(handler)
+    small, large = (json.loads(line) for line in stream.getvalue().splitlines())
+    if redact:
+        assert small["request"] == {"payload": "[REDACTED]"}
+        assert small["response"]["payload"] == "[REDACTED]"
+        assert small["response"]["instance"] == "e"
+    else:
+        assert small["request"] == {"payload": base64.b64encode(b"hi").decode()}
+        assert small["response"]["payload"] == base64.b64encode(b"hi").decode()
+        assert large["request_truncated"] is True  # 500 bytes of base64 JSON, cut at 256
+        assert len(large["request"].encode()) <= 256

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+from collections.abc import Iterator
+
 import grpc
 import pytest
 from prometheus_client import generate_latest
@@ -21,6 +26,21 @@ def sample(text: str, name: str, **labels: str) -> float:
         if all(f'{key}="{wanted}"' in head for key, wanted in labels.items()):
             return float(value)
     return 0.0
+
+
+@pytest.fixture
+def json_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose lines land, bare, in a string buffer."""
+    stream = io.StringIO()
+    logger = logging.getLogger("toolmesh.invocations.test")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
 
 
 async def test_calls_attempts_retries_and_breaker_are_counted() -> None:
@@ -95,19 +115,12 @@ async def test_calls_attempts_retries_and_breaker_are_counted() -> None:
             await server.stop(None)
 
 
-async def test_the_invocation_log_writes_one_json_line_per_call() -> None:
-    import io
-    import json
-    import logging
-
+async def test_the_invocation_log_writes_one_json_line_per_call(
+    json_log: tuple[logging.Logger, io.StringIO],
+) -> None:
     from mesh.telemetry.logs import InvocationLog
 
-    stream = io.StringIO()
-    logger = logging.getLogger("toolmesh.invocations.test")
-    handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    logger, stream = json_log
     probes = [Probe("a", seed=1)]
     servers, addresses = await start_probes(probes)
     holder = CatalogHolder()
@@ -125,7 +138,6 @@ async def test_the_invocation_log_writes_one_json_line_per_call() -> None:
         await relay.shutdown(0.5)
         for server in servers:
             await server.stop(None)
-        logger.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [(line["tool"], line["status"], line["attempts"]) for line in lines] == [
         ("probe", "OK", 1),
@@ -137,11 +149,10 @@ async def test_the_invocation_log_writes_one_json_line_per_call() -> None:
 
 
 @pytest.mark.parametrize("redact", [frozenset(), frozenset({"payload"})])
-async def test_payload_logging_decodes_redacts_and_caps(redact: frozenset[str]) -> None:
+async def test_payload_logging_decodes_redacts_and_caps(
+    redact: frozenset[str], json_log: tuple[logging.Logger, io.StringIO]
+) -> None:
     import base64
-    import io
-    import json
-    import logging
 
     from examples.tools import echo
     from examples.tools.gen.echo.v1 import echo_pb2, echo_pb2_grpc
@@ -149,12 +160,7 @@ async def test_payload_logging_decodes_redacts_and_caps(redact: frozenset[str]) 
     from mesh.telemetry.logs import InvocationLog, PayloadLogging
     from tests.telemetry.test_tracing_relay import echo_files
 
-    stream = io.StringIO()
-    logger = logging.getLogger("toolmesh.invocations.payload-test")
-    handler = logging.StreamHandler(stream)
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    logger, stream = json_log
     server, address = await echo.start(instance="e")
     tool = registry_pb2.Tool(name="echo", descriptors=echo_files())
     tool.endpoints.add(address=address)
@@ -173,7 +179,6 @@ async def test_payload_logging_decodes_redacts_and_caps(redact: frozenset[str]) 
         await channel.close()
         await relay.shutdown(0.5)
         await server.stop(None)
-        logger.removeHandler(handler)
     small, large = (json.loads(line) for line in stream.getvalue().splitlines())
     if redact:
         assert small["request"] == {"payload": "[REDACTED]"}

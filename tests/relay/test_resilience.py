@@ -4,6 +4,7 @@ hedging, fallback, concurrency limit, live policy changes. Real probe servers on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -62,9 +63,9 @@ async def start_probes(probes: Sequence[Probe]) -> tuple[list[grpc.aio.Server], 
     return servers, addresses
 
 
-@pytest.fixture
-async def fleet() -> AsyncIterator[Fleet]:
-    probes = [Probe(f"p{i}", seed=i) for i in range(3)]
+@contextlib.asynccontextmanager
+async def running_fleet(probes: list[Probe]) -> AsyncIterator[Fleet]:
+    """`probes` served on loopback, one tool (no policy yet) behind a relay."""
     servers, addresses = await start_probes(probes)
     holder = CatalogHolder()
     relay = Relay(holder)
@@ -79,6 +80,12 @@ async def fleet() -> AsyncIterator[Fleet]:
         await relay.shutdown(0.5)
         for server in servers:
             await server.stop(None)
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    async with running_fleet([Probe(f"p{i}", seed=i) for i in range(3)]) as running:
+        yield running
 
 
 async def outcomes(
@@ -212,16 +219,10 @@ async def test_a_hung_tool_is_cut_off_at_the_deadline(fleet: Fleet) -> None:
 
 async def test_a_hedge_beats_a_slow_instance_and_the_loser_is_cancelled() -> None:
     slow, fast = Probe("slow", delay_s=2.0), Probe("fast")
-    servers, addresses = await start_probes([slow, fast])
-    holder = CatalogHolder()
-    relay = Relay(holder)
-    host, port = await relay.start("127.0.0.1", 0)
-    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
-    fleet = Fleet(relay, holder, channel, [slow, fast], addresses, servers)
-    fleet.set_policy(
-        IDEMPOTENT_UNARY + "hedging: {enabled: true, delay: 50ms}\nload_balancing: round_robin"
-    )
-    try:
+    async with running_fleet([slow, fast]) as fleet:
+        fleet.set_policy(
+            IDEMPOTENT_UNARY + "hedging: {enabled: true, delay: 50ms}\nload_balancing: round_robin"
+        )
         for _ in range(4):
             started = time.monotonic()
             raw = await fleet.unary(timeout=10)
@@ -229,11 +230,6 @@ async def test_a_hedge_beats_a_slow_instance_and_the_loser_is_cancelled() -> Non
             assert time.monotonic() - started < 1.5
         assert slow.state.calls >= 1  # round robin sent some calls to the slow one first
         await asyncio.wait_for(slow.state.cancelled.wait(), 5)
-    finally:
-        await channel.close()
-        await relay.shutdown(0.5)
-        for server in servers:
-            await server.stop(None)
 
 
 async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None:
@@ -306,18 +302,12 @@ async def test_retries_carry_previous_attempts_and_honour_pushback(fleet: Fleet)
 
 async def test_an_attempt_timeout_moves_a_stuck_call_to_another_instance() -> None:
     slow, fast = Probe("slow", delay_s=5.0), Probe("fast")
-    servers, addresses = await start_probes([slow, fast])
-    holder = CatalogHolder()
-    relay = Relay(holder)
-    host, port = await relay.start("127.0.0.1", 0)
-    channel = grpc.aio.insecure_channel(f"{host}:{port}", options=CHANNEL_OPTIONS)
-    fleet = Fleet(relay, holder, channel, [slow, fast], addresses, servers)
-    fleet.set_policy(
-        IDEMPOTENT_UNARY + "attempt_timeout: 200ms\nload_balancing: round_robin\n"
-        "retry: {retryable_codes: [UNAVAILABLE, DEADLINE_EXCEEDED], initial_backoff: 1ms}\n"
-        "outlier_detection: {enabled: false}"
-    )
-    try:
+    async with running_fleet([slow, fast]) as fleet:
+        fleet.set_policy(
+            IDEMPOTENT_UNARY + "attempt_timeout: 200ms\nload_balancing: round_robin\n"
+            "retry: {retryable_codes: [UNAVAILABLE, DEADLINE_EXCEEDED], initial_backoff: 1ms}\n"
+            "outlier_detection: {enabled: false}"
+        )
         for _ in range(2):  # round robin: at least one call starts on the slow instance
             started = time.monotonic()
             raw = await fleet.unary(timeout=10)
@@ -327,8 +317,3 @@ async def test_an_attempt_timeout_moves_a_stuck_call_to_another_instance() -> No
         remaining = slow.state.time_remaining[-1]
         assert remaining is not None and remaining <= 0.2  # the tool saw the attempt's budget
         await asyncio.wait_for(slow.state.cancelled.wait(), 5)
-    finally:
-        await channel.close()
-        await relay.shutdown(0.5)
-        for server in servers:
-            await server.stop(None)

@@ -651,6 +651,12 @@ class Relay:
             return
         if route.fallback and call.replayable and not call.fallback_of and self._to_fallback(call):
             return
+        if code == Code.DEADLINE_EXCEEDED and call.deadline - monotonic() < DEADLINE_RACE_S:
+            # The tool enforced the deadline the mesh sent it a moment before the mesh's own
+            # timer fired: answer as the mesh would, with the details an agent can act on.
+            call.cancel_timer()
+            self._deadline_expired(call)
+            return
         # End the call with what the tool said (a trailers-only response).
         route.completed(call, code, monotonic() - call.started)
         self._end_with(call, headers)
@@ -843,6 +849,9 @@ INFINITY = float("inf")
 # A call held longer than this before it is sent gets `grpc-timeout` lowered by the wait.
 WAIT_TOLERANCE_S = 0.001
 NOTHING_TO_AVOID: frozenset[Address] = frozenset()
+# A tool's DEADLINE_EXCEEDED this close to the call's deadline is the deadline the mesh sent
+# it (the tool's timer and the relay's fire together; either may be processed first).
+DEADLINE_RACE_S = 0.02
 # Statuses that count against the endpoint that returned them (outlier ejection).
 ENDPOINT_FAILURES = frozenset({Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS})
 

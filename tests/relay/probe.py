@@ -132,6 +132,12 @@ class Probe:
         rate = md.get("x-fail-rate")
         if rate and self.rng.random() < float(str(rate)):
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.label} failed this one")
+        early = md.get("x-expire-early-ms")
+        remaining = context.time_remaining()
+        if early and remaining is not None:
+            # The tool enforces the deadline it was sent a little before gRPC would.
+            await asyncio.sleep(max(0.0, remaining - int(str(early)) / 1000))
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"{self.label} ran out of time")
         if self.delay_s:
             try:
                 await asyncio.sleep(self.delay_s)  # the tool being slow, not a test waiting

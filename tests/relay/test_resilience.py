@@ -217,6 +217,30 @@ async def test_a_hung_tool_is_cut_off_at_the_deadline(fleet: Fleet) -> None:
     assert any(p.state.cancelled.is_set() for p in fleet.probes)
 
 
+async def test_the_tool_enforcing_the_deadline_first_still_gets_the_mesh_error(
+    fleet: Fleet,
+) -> None:
+    # The tool's timer and the relay's fire together; whichever is processed first, the agent
+    # gets the same answer.
+    fleet.set_policy("timeout: 300ms")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await fleet.unary(timeout=10, metadata=(("x-expire-early-ms", "5"),))
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    info = error_info(raised.value)
+    assert info is not None and info.reason == "DEADLINE_EXCEEDED"
+
+
+async def test_a_tool_deadline_error_well_before_the_deadline_is_the_tools_own(
+    fleet: Fleet,
+) -> None:
+    fleet.set_policy("timeout: 2s")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await fleet.unary(timeout=10, metadata=(("x-expire-early-ms", "1500"),))
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "ran out of time" in (raised.value.details() or "")
+    assert error_info(raised.value) is None
+
+
 async def test_a_hedge_beats_a_slow_instance_and_the_loser_is_cancelled() -> None:
     slow, fast = Probe("slow", delay_s=2.0), Probe("fast")
     async with running_fleet([slow, fast]) as fleet:

@@ -19,6 +19,7 @@ from mesh.telemetry.metrics import (
 )
 from mesh.telemetry.tracing import Tracing, TracingConfigError
 from sidecar.catalog import Catalog, CatalogHolder
+from sidecar.metric_series import declare_catalog_series
 from sidecar.options import SidecarOptions
 from sidecar.relay.relay import Relay
 from sidecar.services.names import INTERNAL_SERVICES
@@ -107,6 +108,7 @@ async def serve(
     relay.internal_address = parse_address(internal_address)
 
     known_tools = set(holder.catalog.tools)
+    declare_catalog_series(metrics, holder.catalog, policies=options.policies)
 
     def on_catalog(catalog: Catalog) -> None:
         relay.forget_endpoints(
@@ -116,6 +118,7 @@ async def serve(
             metrics.forget_tool(gone)  # its series leave /metrics with it
         known_tools.clear()
         known_tools.update(catalog.tools)
+        declare_catalog_series(metrics, catalog, policies=options.policies)
 
     holder.listeners.append(on_catalog)
 

@@ -274,6 +274,15 @@ class ToolMetrics:
             self._ejections[endpoint] = cell
         cell.value += 1
 
+    def expect_endpoints(self, endpoints: Iterable[Hashable]) -> None:
+        """Creates the ejection counters of `endpoints` at 0, so the first ejection of each
+        is an increase that `increase()` and alerts can see."""
+        for endpoint in endpoints:
+            if endpoint not in self._ejections:
+                self._ejections[endpoint] = self._families[ENDPOINT_EJECTIONS].value(
+                    self.name, str(endpoint)
+                )
+
     def track_ejected(self, count: Callable[[], int]) -> None:
         """`toolmesh_endpoints_ejected` reads `count()` at each scrape, from the metrics
         server's thread: it must only read (no clean-up of expired ejections)."""
@@ -328,6 +337,40 @@ class RouteMetrics:
             state: transitions.value(name, method, state.value) for state in BreakerState
         }
         self._costs: dict[tuple[str, bool], Value] = {}
+
+    def expect(
+        self,
+        *,
+        retry_codes: Iterable[int] = (),
+        fallback: str | None = None,
+        cost_unit: str | None = None,
+        endpoints: Iterable[Hashable] = (),
+    ) -> None:
+        """Creates at 0 the series the method's policy can produce: retries by each code in
+        `retry_codes` (and resends of unprocessed requests, which any call may need), the
+        calls sent to `fallback`, the cost in `cost_unit` for successes and failures, and a
+        successful attempt on each of `endpoints`. A series that first appears at 1 is an
+        increase `rate()` never sees; one that exists at 0 is not."""
+        for reason in (UNPROCESSED, *(code_name(code) for code in sorted(retry_codes))):
+            if reason not in self._retries:
+                self._retries[reason] = self._families[RETRIES].value(
+                    self.tool.name, self.method, reason
+                )
+        if fallback and fallback not in self._fallbacks:
+            self._fallbacks[fallback] = self._families[FALLBACKS].value(
+                self.tool.name, self.method, fallback
+            )
+        if cost_unit:
+            for success in (True, False):
+                if (cost_unit, success) not in self._costs:
+                    self._costs[(cost_unit, success)] = self._families[COST].value(
+                        self.tool.name, self.method, cost_unit, SUCCESS if success else FAILURE
+                    )
+        for endpoint in endpoints:
+            if (endpoint, 0) not in self._attempt_cells:
+                self._attempt_cells[(endpoint, 0)] = self._families[ATTEMPT_DURATION].histogram(
+                    self.tool.name, self.method, str(endpoint), code_name(0)
+                )
 
     # calls -------------------------------------------------------------------
 
@@ -496,6 +539,9 @@ class NullToolMetrics(ToolMetrics):
     def ejection(self, endpoint: Hashable) -> None:
         pass
 
+    def expect_endpoints(self, endpoints: Iterable[Hashable]) -> None:
+        pass
+
     def track_ejected(self, count: Callable[[], int]) -> None:
         pass
 
@@ -511,6 +557,16 @@ class NullRouteMetrics(RouteMetrics):
     def __init__(self, tool: NullToolMetrics, method: str) -> None:  # no families
         self.tool = tool
         self.method = method
+
+    def expect(
+        self,
+        *,
+        retry_codes: Iterable[int] = (),
+        fallback: str | None = None,
+        cost_unit: str | None = None,
+        endpoints: Iterable[Hashable] = (),
+    ) -> None:
+        pass
 
     def call_started(self) -> None:
         pass

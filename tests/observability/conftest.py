@@ -75,6 +75,13 @@ def live_source(directory: Path) -> Iterator[MetricsSource]:
             drilldown_tool=live_mesh.BETA,
             quantile_tool=live_mesh.ALPHA,
             firing_alerts=frozenset({"ToolmeshCircuitBreakerOpen", "ToolmeshRetryBudgetExhausted"}),
+            declared_series=(
+                'toolmesh_fallbacks_total{tool="beta",fallback="gamma"}',
+                'toolmesh_retries_total{tool="beta",reason="UNAVAILABLE"}',
+                'toolmesh_endpoint_ejections_total{tool="beta"}',
+                'toolmesh_circuit_breaker_transitions_total{tool="beta",to="open"}',
+                'toolmesh_fast_failures_total{tool="delta",reason="RETRY_BUDGET_EXHAUSTED"}',
+            ),
         )
     finally:
         mesh.close()

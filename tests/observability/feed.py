@@ -65,6 +65,9 @@ class MetricsSource:
     drilldown_tool: str  # the tool the per-tool dashboard is checked with
     quantile_tool: str  # the tool whose p99 is compared with the load's own measurements
     firing_alerts: frozenset[str]  # alerts the load must make fire (those without `for`)
+    # Series the load increases that must have been scraped at 0 before it (declared from
+    # the catalog, so `increase()` sees their first event); empty when nothing declares them.
+    declared_series: tuple[str, ...] = ()
 
 
 def _trace_id(rng: random.Random) -> str:

@@ -225,3 +225,16 @@ def test_exemplars_reach_prometheus_with_the_calls_trace_ids(live: Live) -> None
     }
     assert trace_ids, "no exemplar stored (is OpenMetrics negotiated?)"
     assert trace_ids <= set(live.report.trace_ids)
+
+
+def test_first_events_are_increases_prometheus_can_see(live: Live) -> None:
+    """Each series the load increases was scraped at 0 before its first event, so
+    `increase()` over the load counts that first event (a series born at 1 would hide it)."""
+    for selector in live.source.declared_series:
+        lowest = live.prometheus.query(f"min(min_over_time({selector}[10m]))")
+        highest = live.prometheus.query(f"max(max_over_time({selector}[10m]))")
+        assert lowest and highest, f"{selector}: no series"
+        assert float(lowest[0]["value"][1]) == 0, f"{selector}: never scraped at 0"
+        assert float(highest[0]["value"][1]) > 0, f"{selector}: the load did not increase it"
+        increase = live.prometheus.query(f"sum(increase({selector}[10m]))")
+        assert increase and float(increase[0]["value"][1]) > 0, selector

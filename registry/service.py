@@ -3,11 +3,21 @@
 Each mutation checks the bearer token first (an unauthenticated caller learns nothing about
 its request), validates the request into plain values, and hands them to the store, which
 commits one transaction. `RegistryError`s become gRPC status here, in `_answer`, and only here.
+
+A policy is checked against the tools it names when it is written (RegisterTool with a policy,
+SetPolicy): its `methods` keys against the tool's methods, its fallbacks against theirs. A
+policy that is not being written never makes a write fail: registering a fallback tool again
+with other method shapes, deregistering it, or registering a tool again without a policy (its
+stored policy is kept) is accepted, like deregistering a fallback always was, so that no tool's
+deployment is blocked by another's policy. The policies this leaves stale are logged as
+warnings naming the tool and every problem; sidecars treat a missing fallback as none.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -17,10 +27,17 @@ from mesh.config.names import is_tool_name
 from registry.auth import BearerAuth
 from registry.errors import NotFound, RegistryError, status_of
 from registry.leases import Reaper
+from registry.policy_targets import (
+    MethodShapes,
+    PolicyTargets,
+    fallback_names,
+    stale_policy_problems,
+    tool_methods,
+    tools_naming_fallback,
+)
 from registry.store import Store
 from registry.tables import timestamp
 from registry.validation import (
-    fallback_names,
     require_tool_name,
     validate_add_endpoints,
     validate_instance_ref,
@@ -33,6 +50,16 @@ from registry.watch import HubClosed, WatcherOverflow, WatchHub, change_message,
 
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _FallbackTools:
+    """The fallback tools a policy names, as found in the store just before a write."""
+
+    missing: frozenset[str]  # not registered
+    methods: Mapping[str, MethodShapes]  # the registered ones' methods
 
 
 async def _abort(context: Context, error: RegistryError) -> NoReturn:
@@ -62,30 +89,85 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
 
         return await self._answer(context, checked)
 
-    async def _unregistered_fallbacks(self, policy: policy_pb2.ToolPolicy) -> frozenset[str]:
-        """The fallback tools `policy` names that the store does not have.
+    async def _fallback_tools(self, policy: policy_pb2.ToolPolicy) -> _FallbackTools:
+        """The fallback tools `policy` names: those the store lacks, and the others' methods.
 
         Looked up before the write, not inside its transaction: a fallback is not pinned
-        (deregistering it stays allowed), so the check guards against typos and ordering
-        mistakes, and sidecars treat a fallback that disappeared as no fallback.
+        (deregistering or changing it stays allowed), so the check guards against typos and
+        ordering mistakes, and sidecars treat a fallback that disappeared as no fallback.
         """
         missing = set()
+        methods: dict[str, MethodShapes] = {}
         for name in sorted(fallback_names(policy)):
             if not is_tool_name(name):
                 continue  # reported by the validation as an invalid name
             try:
-                await self._store.get_tool(name)
+                state = await self._store.get_tool(name)
             except NotFound:
                 missing.add(name)
-        return frozenset(missing)
+                continue
+            methods[name] = tool_methods(state.tool)
+        return _FallbackTools(frozenset(missing), methods)
+
+    async def _policy_targets(
+        self, request: registry_pb2.SetPolicyRequest, fallbacks: _FallbackTools
+    ) -> PolicyTargets | None:
+        """What SetPolicy's policy is checked against; None when there is nothing to check
+        (no policy, or no such tool: the store then answers NOT_FOUND)."""
+        if not request.HasField("policy") or not is_tool_name(request.tool):
+            return None
+        try:
+            state = await self._store.get_tool(request.tool)
+        except NotFound:
+            return None
+        return PolicyTargets(request.tool, tool_methods(state.tool), fallbacks.methods)
+
+    async def _warn_of_stale_policies(self, registered: str) -> None:
+        """Logs the stored policies that tool `registered`, just registered again, no longer
+        fits (see the module docstring: the registration itself is not refused)."""
+        try:
+            states, _ = await self._store.list_tools()
+        except RegistryError as error:
+            # The registration is committed: report it as done, and say what was not checked.
+            _log.error("could not check the policies naming tool %r: %s", registered, error)
+            return
+        for tool, problems in stale_policy_problems(registered, states).items():
+            _log.warning(
+                "tool %r was registered; the stored policy of tool %r no longer fits the "
+                "tools it names (fix it with SetPolicy): %s",
+                registered,
+                tool,
+                "; ".join(problems),
+            )
+
+    async def _warn_of_lost_fallback(self, deregistered: str) -> None:
+        """Logs the tools whose policy names the tool just deregistered as a fallback."""
+        try:
+            states, _ = await self._store.list_tools()
+        except RegistryError as error:
+            # The deregistration is committed: report it as done, and say what was not checked.
+            _log.error("could not check the policies naming tool %r: %s", deregistered, error)
+            return
+        dependents = tools_naming_fallback(deregistered, states)
+        if dependents:
+            _log.warning(
+                "tool %r was deregistered, and the policies of %s name it as a fallback: "
+                "their sidecars now use no fallback there until the tool is registered again",
+                deregistered,
+                ", ".join(repr(name) for name in dependents),
+            )
 
     async def RegisterTool(
         self, request: registry_pb2.RegisterToolRequest, context: Context
     ) -> registry_pb2.RegisterToolResponse:
         async def handle() -> registry_pb2.RegisterToolResponse:
-            unregistered = await self._unregistered_fallbacks(request.tool.policy)
-            definition = validate_tool(request.tool, unregistered=unregistered)
+            fallbacks = await self._fallback_tools(request.tool.policy)
+            definition = validate_tool(
+                request.tool, unregistered=fallbacks.missing, fallbacks=fallbacks.methods
+            )
             state, version, created = await self._store.register_tool(definition)
+            # Even when created: a fallback deregistered then registered anew may differ.
+            await self._warn_of_stale_policies(definition.tool.name)
             return registry_pb2.RegisterToolResponse(state=state, version=version, created=created)
 
         return await self._mutation(context, handle)
@@ -95,9 +177,9 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
     ) -> registry_pb2.DeregisterToolResponse:
         async def handle() -> registry_pb2.DeregisterToolResponse:
             name = require_tool_name(request.name, "name")
-            return registry_pb2.DeregisterToolResponse(
-                version=await self._store.deregister_tool(name)
-            )
+            version = await self._store.deregister_tool(name)
+            await self._warn_of_lost_fallback(name)
+            return registry_pb2.DeregisterToolResponse(version=version)
 
         return await self._mutation(context, handle)
 
@@ -156,8 +238,9 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
         self, request: registry_pb2.SetPolicyRequest, context: Context
     ) -> registry_pb2.SetPolicyResponse:
         async def handle() -> registry_pb2.SetPolicyResponse:
-            unregistered = await self._unregistered_fallbacks(request.policy)
-            policy = validate_set_policy(request, unregistered=unregistered)
+            fallbacks = await self._fallback_tools(request.policy)
+            targets = await self._policy_targets(request, fallbacks)
+            policy = validate_set_policy(request, unregistered=fallbacks.missing, targets=targets)
             version = await self._store.set_policy(request.tool, policy)
             return registry_pb2.SetPolicyResponse(version=version)
 

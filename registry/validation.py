@@ -8,17 +8,19 @@ request at once (joined with "; "), each prefixed by the request field it concer
 What depends on stored state (an unknown tool, a service owned by another tool) is checked
 by the store inside the transaction that makes the change, so it cannot race. The one
 exception is a policy's fallback tools: the service looks them up just before validating and
-passes the missing ones in (`unregistered`), so they are reported with every other problem.
-A fallback tool removed later is not prevented; sidecars treat a missing fallback as none.
+passes the missing ones in (`unregistered`) and the methods of the others (`fallbacks`), so
+they are reported with every other problem. A fallback tool removed or changed later is not
+prevented (see `registry.service`); sidecars treat a missing fallback as none.
 
-Policies are checked with `mesh.config`, the code sidecars load them with.
+Policies are checked with `mesh.config`, the code sidecars load them with, and against the
+methods of the tool and of its fallbacks with `registry.policy_targets`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -28,10 +30,17 @@ from mesh.addresses import AddressError, parse_address
 from mesh.api.v1 import policy_pb2, registry_pb2
 from mesh.config import policy_problems as config_policy_problems
 from mesh.config.names import TOOL_NAME, TOOL_NAME_RULE, is_tool_name
-from mesh.descriptors import DescriptorError, build_pool, find_service, services_in
+from mesh.descriptors import DescriptorError, build_pool, find_service, method_shapes, services_in
 from mesh.reserved import RESERVED_SERVICES
 from registry.errors import InvalidArgument
 from registry.leases import DEFAULT_TTL, MAX_TTL, MIN_TTL
+from registry.policy_targets import (
+    NO_TOOLS,
+    MethodShapes,
+    PolicyTargets,
+    fallback_fields,
+    target_problems,
+)
 
 _TOOL_NAME = TOOL_NAME  # one rule for tool names, shared with policy fallbacks
 _MAX_INSTANCE_ID = 253  # characters; fits a DNS name or a pod name
@@ -119,53 +128,49 @@ def policy_problems(
     *,
     tool: str | None = None,
     unregistered: AbstractSet[str] = frozenset(),
+    targets: PolicyTargets | None = None,
 ) -> list[str]:
     """Problems of a tool policy given in request field `field`.
 
     The rules are `mesh.config`'s, the code sidecars load policies with. On top, a fallback
     (the tool's or a method's) must not be the tool itself (`tool`) and must not be one of
     `unregistered`: the names the caller found missing from the store (see
-    `fallback_names`).
+    `policy_targets.fallback_names`). With `targets`, the `methods` keys must name methods of
+    the tool and the fallbacks must be able to serve the calls sent to them (see
+    `registry.policy_targets`).
     """
     problems = config_policy_problems(policy, field, tool=tool)
-    for path, name in _fallbacks(policy, field):
+    for path, name in fallback_fields(policy, field):
         if name in unregistered and name != tool and is_tool_name(name):
             problems.append(
                 f"{path}: tool {name!r} is not registered (a fallback must be a registered tool)"
             )
+    if targets is not None:
+        problems.extend(target_problems(policy, field, targets))
     return problems
 
 
-def fallback_names(policy: policy_pb2.ToolPolicy) -> set[str]:
-    """Every tool a policy names as a fallback (the tool's own and its methods')."""
-    return {name for _, name in _fallbacks(policy, "")}
+def _service_problems(
+    tool: registry_pb2.Tool, problems: list[str]
+) -> tuple[tuple[str, ...], MethodShapes | None]:
+    """Resolves the tool's services against its descriptors, appending what is wrong.
 
-
-def _fallbacks(policy: policy_pb2.ToolPolicy, field: str) -> list[tuple[str, str]]:
-    """(request field, tool name) of each non-empty fallback, the tool's first."""
-    found = [(f"{field}.fallback", policy.fallback)] if policy.fallback else []
-    for key in sorted(policy.methods):
-        method = policy.methods[key]
-        if method.HasField("fallback") and method.fallback:
-            found.append((f"{field}.methods.{key}.fallback", method.fallback))
-    return found
-
-
-def _service_problems(tool: registry_pb2.Tool, problems: list[str]) -> tuple[str, ...]:
-    """Resolves the tool's services against its descriptors, appending what is wrong."""
+    Returns the services and, when they all resolved, their methods (None otherwise: a
+    policy's method names are then not checked, the services' problems come first).
+    """
     if not tool.HasField("descriptors") or not tool.descriptors.file:
         problems.append(
             "tool.descriptors: required (a FileDescriptorSet with the files of the tool's "
             "services and their imports)"
         )
-        return ()
+        return (), None
     try:
         pool = build_pool(tool.descriptors)
     except DescriptorError as error:
         message = str(error)
         prefix = "" if message.startswith("descriptors:") else "descriptors: "
         problems.append(f"tool.{prefix}{message}")
-        return ()
+        return (), None
     requested = list(dict.fromkeys(tool.services))
     if not requested:
         requested = list(dict.fromkeys(services_in(tool.descriptors)))
@@ -174,14 +179,16 @@ def _service_problems(tool: registry_pb2.Tool, problems: list[str]) -> tuple[str
                 "tool.services: the descriptors define no service (a tool must serve one)"
             )
         _reserved_problems(requested, "tool.descriptors", problems)
-        return tuple(requested)
+        return tuple(requested), tuple(method_shapes(pool, requested))
+    unknown = False
     for index, service in enumerate(tool.services):
         try:
             find_service(pool, service)
         except DescriptorError as error:
             problems.append(f"tool.services[{index}]: {error}")
+            unknown = True
     _reserved_problems(requested, "tool.services", problems)
-    return tuple(requested)
+    return tuple(requested), None if unknown else tuple(method_shapes(pool, requested))
 
 
 def _reserved_problems(services: list[str], field: str, problems: list[str]) -> None:
@@ -194,18 +201,30 @@ def _reserved_problems(services: list[str], field: str, problems: list[str]) -> 
 
 
 def validate_tool(
-    tool: registry_pb2.Tool, *, unregistered: AbstractSet[str] = frozenset()
+    tool: registry_pb2.Tool,
+    *,
+    unregistered: AbstractSet[str] = frozenset(),
+    fallbacks: Mapping[str, MethodShapes] = NO_TOOLS,
 ) -> ToolDefinition:
     """Validates RegisterToolRequest.tool; raises InvalidArgument listing every problem.
 
-    `unregistered`: fallback tools of its policy that the store does not have.
+    `unregistered`: fallback tools of its policy that the store does not have. `fallbacks`:
+    the methods of those it has (a fallback left out is not checked against its methods).
+    The policy's `methods` keys are checked against the tool's own descriptors.
     """
     problems = tool_name_problems(tool.name, "tool.name")
-    services = _service_problems(tool, problems)
+    services, methods = _service_problems(tool, problems)
     addresses = _endpoint_addresses(tool.endpoints, "tool.endpoints", problems)
     if tool.HasField("policy"):
+        targets = None if methods is None else PolicyTargets(tool.name, methods, fallbacks)
         problems.extend(
-            policy_problems(tool.policy, "tool.policy", tool=tool.name, unregistered=unregistered)
+            policy_problems(
+                tool.policy,
+                "tool.policy",
+                tool=tool.name,
+                unregistered=unregistered,
+                targets=targets,
+            )
         )
     if tool.HasField("cost"):
         problems.extend(_cost_problems(tool.cost))
@@ -305,16 +324,27 @@ def validate_instance_ref(tool: str, instance_id: str) -> InstanceRef:
 
 
 def validate_set_policy(
-    request: registry_pb2.SetPolicyRequest, *, unregistered: AbstractSet[str] = frozenset()
+    request: registry_pb2.SetPolicyRequest,
+    *,
+    unregistered: AbstractSet[str] = frozenset(),
+    targets: PolicyTargets | None = None,
 ) -> policy_pb2.ToolPolicy | None:
     """Validates SetPolicy; returns the new policy, or None to clear it.
 
-    `unregistered`: fallback tools of the policy that the store does not have.
+    `unregistered`: fallback tools of the policy that the store does not have. `targets`: the
+    stored tool's methods and its fallbacks' (None when the tool is not registered: the store
+    then refuses the request).
     """
     problems = tool_name_problems(request.tool, "tool")
     if request.HasField("policy"):
         problems.extend(
-            policy_problems(request.policy, "policy", tool=request.tool, unregistered=unregistered)
+            policy_problems(
+                request.policy,
+                "policy",
+                tool=request.tool,
+                unregistered=unregistered,
+                targets=targets,
+            )
         )
     _raise_if(problems)
     return request.policy if request.HasField("policy") else None

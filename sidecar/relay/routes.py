@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from mesh.descriptors import MethodShape
 from mesh.telemetry.metrics import SidecarMetrics
 from sidecar.catalog import Catalog, CatalogHolder, ToolEntry
 from sidecar.relay.policy_route import PolicyRoute, ToolRuntime, new_runtime
@@ -65,12 +66,37 @@ class RouteTable:
         return runtime
 
     def fallback_route(self, primary: Route) -> Route | None:
-        """The Route of the primary's fallback tool for the same method name, if any."""
+        """The Route of the primary's fallback tool for the same method name and shape (the
+        same request and response types and streaming), if any. The registry refuses a
+        fallback that does not fit when the policy is set, but the fallback tool may have
+        changed since: a method of another shape would receive messages it cannot read."""
         catalog = self.holder.catalog
         entry = catalog.tools.get(primary.fallback)
-        if entry is None:
+        primary_entry = catalog.tools.get(primary.tool)
+        if entry is None or primary_entry is None:
+            return None
+        wanted = next(
+            (
+                shape
+                for shape in primary_entry.methods
+                if shape.service == primary.service and shape.name == primary.method
+            ),
+            None,
+        )
+        if wanted is None:
             return None
         for shape in entry.methods:
             if shape.name == primary.method:
-                return self.route(shape.path)
+                if _same_shape(shape, wanted):
+                    return self.route(shape.path)
+                return None  # the first of that name is the one the registry checked
         return None
+
+
+def _same_shape(a: MethodShape, b: MethodShape) -> bool:
+    return (
+        a.input_type == b.input_type
+        and a.output_type == b.output_type
+        and a.client_streaming == b.client_streaming
+        and a.server_streaming == b.server_streaming
+    )

@@ -118,11 +118,13 @@ def test_set_then_get_round_trips_through_the_registry(
     assert err == [
         f"toolmesh policy set: registry {registry_process} refused the request: "
         "INVALID_ARGUMENT: policy.fallback: tool 'other-tool' is not registered "
-        "(a fallback must be a registered tool)"
+        "(a fallback must be a registered tool); policy.methods: 'Summarize' is not a method "
+        "of tool 'echo' (its methods: Echo, Write, ServerStream, ClientStream, Bidi)"
     ]
     assert run(capsys, "policy", "get", "echo", *registry)[1] == ["timeout: 5s"]  # unchanged
 
-    policy_text = ISSUE_EXAMPLE.replace("other-tool", "customer_lookup")
+    # No example tool has echo's method shapes, so the accepted policy has no fallback.
+    policy_text = ISSUE_EXAMPLE.replace("fallback: other-tool", "#").replace("Summarize", "Echo")
     accepted = write(tmp_path, policy_text, "accepted.yaml")
     code, out, err = run(capsys, "policy", "set", "echo", str(accepted), *registry)
     assert (code, err) == (0, [])

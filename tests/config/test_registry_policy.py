@@ -1,5 +1,7 @@
 """The registry validates policy writes with mesh.config: an invalid policy is refused with
-every problem listed, a fallback must be another registered tool, and the old policy stays."""
+every problem listed, a fallback must be another registered tool, and the old policy stays.
+(How a policy's method names and fallbacks must fit the tools: tests/registry/
+test_registry_policy_targets.py.)"""
 
 from __future__ import annotations
 
@@ -25,6 +27,19 @@ async def _register(
     await registry.stub.RegisterTool(
         pb.RegisterToolRequest(tool=make_tool(name, descriptors, **fields))
     )
+
+
+def _echo_like(
+    echo: descriptor_pb2.FileDescriptorSet, service: str
+) -> descriptor_pb2.FileDescriptorSet:
+    """Echo's descriptors with its service renamed: a tool with the same method shapes that
+    can be registered beside echo (a fallback that fits it)."""
+    renamed = descriptor_pb2.FileDescriptorSet()
+    renamed.CopyFrom(echo)
+    for file in renamed.file:
+        for defined in file.service:
+            defined.name = service
+    return renamed
 
 
 async def _stored_policy(registry: Registry, name: str) -> policy_pb2.ToolPolicy:
@@ -59,6 +74,7 @@ async def test_set_policy_refuses_an_invalid_policy_listing_every_problem(
         "(did you mean UNAVAILABLE?)",
         "policy.fallback: 'echo' is the tool itself (a fallback must be another tool)",
         "policy.methods.Summarize.timeout must be > 0 (got 0s)",
+        "policy.methods: 'Summarize' is not a method of tool 'echo' (its methods: Say)",
     ]
     assert await _stored_policy(registry_server, "echo") == OLD_POLICY
 
@@ -67,8 +83,8 @@ async def test_a_fallback_must_be_a_registered_tool(
     registry_server: Registry, descriptor_sets: DescriptorSets
 ) -> None:
     await _register(registry_server, "echo", descriptor_sets["echo"], policy=OLD_POLICY)
-    policy = load_policy_yaml(ISSUE_EXAMPLE, where="p.yaml")  # fallback: other-tool
-    policy.methods["Get"].fallback = "ghost"
+    policy = load_policy_yaml(ISSUE_EXAMPLE.replace("Summarize", "Say"), where="p.yaml")
+    policy.methods["Say"].fallback = "ghost"  # the tool's fallback is other-tool
     policy.hedging.max_hedges = 5
     problems = await _refusal(
         registry_server, pb.SetPolicyRequest(tool="echo", policy=policy), "SetPolicy"
@@ -77,14 +93,14 @@ async def test_a_fallback_must_be_a_registered_tool(
         "policy.hedging.max_hedges must be between 1 and 3 (got 5)",
         "policy.fallback: tool 'other-tool' is not registered "
         "(a fallback must be a registered tool)",
-        "policy.methods.Get.fallback: tool 'ghost' is not registered "
+        "policy.methods.Say.fallback: tool 'ghost' is not registered "
         "(a fallback must be a registered tool)",
     ]
     assert await _stored_policy(registry_server, "echo") == OLD_POLICY
 
-    multi = descriptor_sets["multi"]
-    await _register(registry_server, "other-tool", multi, services=[MATH_SERVICE])
-    await _register(registry_server, "ghost", multi, services=[TEXT_SERVICE])
+    echo = descriptor_sets["echo"]
+    await _register(registry_server, "other-tool", _echo_like(echo, "EchoAgain"))
+    await _register(registry_server, "ghost", _echo_like(echo, "EchoGhost"))
     policy.hedging.max_hedges = 2
     response: pb.SetPolicyResponse = await registry_server.stub.SetPolicy(
         pb.SetPolicyRequest(tool="echo", policy=policy)
@@ -117,7 +133,7 @@ async def test_register_tool_refuses_an_unregistered_fallback(
         "tool.policy.fallback: tool 'backup' is not registered "
         "(a fallback must be a registered tool)"
     ]
-    await _register(registry_server, "backup", descriptor_sets["multi"])
+    await _register(registry_server, "backup", _echo_like(descriptor_sets["echo"], "EchoBackup"))
     await registry_server.stub.RegisterTool(pb.RegisterToolRequest(tool=tool))
     assert (await _stored_policy(registry_server, "echo")).fallback == "backup"
 
@@ -131,3 +147,21 @@ async def test_a_policy_without_fallback_needs_no_other_tool(
     )
     await registry_server.stub.SetPolicy(pb.SetPolicyRequest(tool="echo", policy=policy))
     assert await _stored_policy(registry_server, "echo") == policy
+
+
+async def test_the_readme_example_is_refused_for_a_tool_it_does_not_fit(
+    registry_server: Registry, descriptor_sets: DescriptorSets
+) -> None:
+    await _register(registry_server, "echo", descriptor_sets["echo"])
+    multi = descriptor_sets["multi"]
+    await _register(registry_server, "other-tool", multi, services=[MATH_SERVICE, TEXT_SERVICE])
+    policy = load_policy_yaml(ISSUE_EXAMPLE, where="p.yaml")
+    problems = await _refusal(
+        registry_server, pb.SetPolicyRequest(tool="echo", policy=policy), "SetPolicy"
+    )
+    assert problems == [
+        "policy.fallback: tool 'other-tool' serves none of Say (its methods: Add, Upper), so it "
+        "would never be called (a fallback gets a failed call on its method of the same name)",
+        "policy.methods: 'Summarize' is not a method of tool 'echo' (its methods: Say)",
+    ]
+    assert not (await _stored_policy(registry_server, "echo")).ByteSize()

@@ -89,6 +89,16 @@ HEDGING_WIDE_BUDGET = Variant(
     policies=True,
     policy_yaml=_HEDGING_YAML + f"retry: {{budget_ratio: {WIDE_BUDGET_RATIO}}}\n",
 )
+# A balancer that learns each instance's latency keeps first attempts off the slow one.
+# With hedging, the slow instance's attempts are hedged away and cancelled, so all it shows
+# is a lower bound (the hedge delay + the fast answer), which in-flight counts can outweigh.
+_PEAK_EWMA_YAML = "load_balancing: peak_ewma\n"
+PEAK_EWMA = Variant("peak EWMA balancing", policies=True, policy_yaml=_PEAK_EWMA_YAML)
+PEAK_EWMA_HEDGING = Variant(
+    f"peak EWMA, hedging after {HEDGE_DELAY_MS} ms",
+    policies=True,
+    policy_yaml=_PEAK_EWMA_YAML + _HEDGING_YAML,
+)
 
 
 def _load(requests: int) -> Load:
@@ -102,7 +112,14 @@ def _scenarios(requests: int) -> tuple[ResilienceScenario, ...]:
         key=SLOW_KEY,
         title=f"one of two instances answers {SLOW_LATENCY_MS} ms late",
         instances=(InstanceSpec("fast"), InstanceSpec("slow", latency_ms=SLOW_LATENCY_MS)),
-        variants=(NO_POLICY, DEFAULT_POLICY, HEDGING, HEDGING_WIDE_BUDGET),
+        variants=(
+            NO_POLICY,
+            DEFAULT_POLICY,
+            HEDGING,
+            HEDGING_WIDE_BUDGET,
+            PEAK_EWMA,
+            PEAK_EWMA_HEDGING,
+        ),
         load=_load(requests),
         failures_expected=False,
     )

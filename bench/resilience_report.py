@@ -18,6 +18,7 @@ from bench.resilience_plan import (
     FAILING_KEY,
     HEDGING,
     HEDGING_WIDE_BUDGET,
+    PEAK_EWMA_HEDGING,
     SLOW_KEY,
     SLOW_LATENCY_MS,
     ResilienceScenario,
@@ -26,7 +27,7 @@ from bench.resilience_rounds import ResilienceRound, VariantTarget
 from bench.stats import percentile
 
 MIN_SUCCESS_RATE = 0.995  # with retries and ejection, a flaky instance must barely show
-HEDGED = (HEDGING.name, HEDGING_WIDE_BUDGET.name)
+HEDGED = (HEDGING.name, HEDGING_WIDE_BUDGET.name, PEAK_EWMA_HEDGING.name)
 
 
 @dataclass(frozen=True, slots=True)

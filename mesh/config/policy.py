@@ -86,6 +86,7 @@ class OutlierConfig:
 class Balancing(Enum):
     LEAST_REQUEST = "least_request"  # power of two random choices
     ROUND_ROBIN = "round_robin"
+    PEAK_EWMA = "peak_ewma"  # power of two random choices by latency estimate x load
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,7 @@ BALANCING: Mapping[int, Balancing] = {
     policy_pb2.LOAD_BALANCING_UNSPECIFIED: Balancing.LEAST_REQUEST,
     policy_pb2.LOAD_BALANCING_LEAST_REQUEST: Balancing.LEAST_REQUEST,
     policy_pb2.LOAD_BALANCING_ROUND_ROBIN: Balancing.ROUND_ROBIN,
+    policy_pb2.LOAD_BALANCING_PEAK_EWMA: Balancing.PEAK_EWMA,
 }
 
 

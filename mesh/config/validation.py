@@ -85,6 +85,7 @@ BOUNDS: Mapping[str, Mapping[str, Bounds]] = {
 LOAD_BALANCING_NAMES: Mapping[int, str] = {
     policy_pb2.LOAD_BALANCING_LEAST_REQUEST: "least_request",
     policy_pb2.LOAD_BALANCING_ROUND_ROBIN: "round_robin",
+    policy_pb2.LOAD_BALANCING_PEAK_EWMA: "peak_ewma",
 }
 
 

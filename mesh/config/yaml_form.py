@@ -9,12 +9,12 @@ The form maps field for field onto the protobuf message, with the proto's snake_
       Summarize: {timeout: 30s, retry: {max_attempts: 1}}
 
 Durations are text with a unit (`250ms`, `2s`, `1m30s`); status codes are gRPC code names;
-`load_balancing` is `least_request` or `round_robin`; `methods` maps a short method name or
-`pkg.Service/Method` to an override. The walk follows the message descriptors, so every field
-of the proto is writable here and nothing else is: an unknown key is refused, naming the keys
-that are known. Reading reports every problem at once (shape here, ranges and names from
-`mesh.config.validation`); writing emits only the fields that are set, so a policy read back
-is the same message.
+`load_balancing` is `least_request`, `round_robin` or `peak_ewma`; `methods` maps a short
+method name or `pkg.Service/Method` to an override. The walk follows the message descriptors,
+so every field of the proto is writable here and nothing else is: an unknown key is refused,
+naming the keys that are known. Reading reports every problem at once (shape here, ranges and
+names from `mesh.config.validation`); writing emits only the fields that are set, so a policy
+read back is the same message.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ One concern per module; none does I/O, starts a task or reads the wall clock:
 - `budget` — the per-tool retry budget (retries and hedges vs recent calls);
 - `breaker` — the per-method circuit breaker state machine;
 - `outlier` — per-endpoint ejection, with a max share and panic mode;
-- `balance` — power-of-two-choices least-request and round-robin pickers;
+- `balance` — pickers: power-of-two-choices least-request and peak EWMA, round-robin;
 - `hedge` — live p95 latency and the hedging delay;
 - `concurrency` — the per-tool in-flight limit with a FIFO queue of callbacks;
 - `idempotency` — whether a method may be sent twice;

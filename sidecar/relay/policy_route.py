@@ -9,6 +9,10 @@ concurrency limiter, latency tracker, calls in flight per endpoint, one breaker 
    call is counted by the retry budget (retries are a share of calls).
 2. pick: outlier ejection narrows the endpoints (never below the panic threshold), then the
    balancer picks among them (least request by default: its in-flight counts are ours).
+   Each attempt's end tells the balancer how long it took (peak EWMA learns from it): the
+   whole attempt for a unary method answered OK; a lower bound for an attempt that ended
+   without its answer (a hedge that lost, a cancelled call, a failure). The committed attempt
+   of a streaming method says nothing: it lasts as long as the stream, not a latency.
 3. after a failed attempt: a resend the tool provably never saw is free (no budget, no
    attempt counted); otherwise the code must be retryable, the method idempotent, attempts
    left, the tool's pushback not "never", and the budget must pay; the wait is the pushback or
@@ -105,7 +109,7 @@ class ToolRuntime:
         self.balancer: Balancer = (
             previous.balancer
             if previous is not None and old is not None and old.balancing == config.balancing
-            else make_balancer(config.balancing, rng)
+            else make_balancer(config.balancing, rng, clock)
         )
         self.limiter: ConcurrencyLimiter = (
             previous.limiter
@@ -142,7 +146,7 @@ class ToolRuntime:
 class PolicyRoute(Route):
     """A tool method's Route, deciding with the tool's policy."""
 
-    __slots__ = ("backoff", "breaker", "cost", "policy", "runtime")
+    __slots__ = ("backoff", "breaker", "cost", "policy", "runtime", "unary")
 
     def __init__(
         self,
@@ -161,6 +165,7 @@ class PolicyRoute(Route):
         self.attempt_timeout_s = policy.attempt_timeout_s
         self.fallback = policy.fallback
         self.idempotent = _idempotent(entry, service, method, policy.idempotent)
+        self.unary = _is_unary(entry, service, method)
         self.breaker = runtime.breaker(f"/{service}/{method}", policy.breaker, metrics)
         tool = entry.state.tool
         self.cost = (tool.cost.amount, tool.cost.unit) if tool.HasField("cost") else None
@@ -234,6 +239,14 @@ class PolicyRoute(Route):
         else:
             in_flight.pop(attempt.endpoint, None)
         self.runtime.outlier.record(attempt.endpoint, success)
+        # The attempt's own clock (the relay's time.monotonic), not the policy clock: the
+        # balancer only needs the difference, and `started` was read from that clock.
+        elapsed = time.monotonic() - attempt.started
+        if attempt.call.committed is attempt:
+            if self.unary:
+                self.runtime.balancer.observe(attempt.endpoint, elapsed, lower_bound=code != 0)
+        else:
+            self.runtime.balancer.observe(attempt.endpoint, elapsed, lower_bound=True)
 
     # 3. retries --------------------------------------------------------------
 
@@ -335,6 +348,17 @@ def _idempotent(entry: ToolEntry, service: str, method: str, override: bool | No
     return bool(method_is_idempotent(level, annotations, override, service=service, method=method))
 
 
+def _is_unary(entry: ToolEntry, service: str, method: str) -> bool:
+    """Whether `service/method` is unary (False when the descriptors do not say)."""
+    try:
+        descriptor = entry.pool.FindServiceByName(service).methods_by_name.get(method)
+    except KeyError:
+        return False
+    if descriptor is None:
+        return False
+    return not (descriptor.client_streaming or descriptor.server_streaming)
+
+
 def new_runtime(
     entry: ToolEntry,
     previous: ToolRuntime | None,
@@ -345,5 +369,9 @@ def new_runtime(
     """The runtime of `entry`'s current policy, keeping `previous`'s state where it can."""
     config = parse_policy(entry)
     if previous is not None and previous.config == config:
-        return previous
-    return ToolRuntime(entry.name, config, clock, rng, previous, metrics)
+        runtime = previous
+    else:
+        runtime = ToolRuntime(entry.name, config, clock, rng, previous, metrics)
+    # A new catalog may have dropped endpoints: what the balancer learnt of them goes too.
+    runtime.balancer.forget(frozenset(entry.endpoints))
+    return runtime

@@ -22,6 +22,7 @@ from mesh.config.policy import (
     ToolPolicyConfig,
 )
 from mesh.config.resolve import (
+    BALANCING,
     BREAKER_FIELDS,
     CONCURRENCY_FIELDS,
     HEDGING_FIELDS,
@@ -133,6 +134,29 @@ def test_tool_wide_sections() -> None:
     assert config.balancing is Balancing.ROUND_ROBIN
     assert config.outlier == OutlierConfig(enabled=False, max_ejection_ratio=0.25)
     assert config.concurrency == ConcurrencyConfig(max_in_flight=10, max_queue=5)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (pb.LOAD_BALANCING_UNSPECIFIED, Balancing.LEAST_REQUEST),
+        (pb.LOAD_BALANCING_LEAST_REQUEST, Balancing.LEAST_REQUEST),
+        (pb.LOAD_BALANCING_ROUND_ROBIN, Balancing.ROUND_ROBIN),
+        (pb.LOAD_BALANCING_PEAK_EWMA, Balancing.PEAK_EWMA),
+    ],
+)
+def test_every_load_balancing_value_maps_to_a_balancing(
+    value: pb.LoadBalancing, expected: Balancing
+) -> None:
+    assert policy_from_proto(pb.ToolPolicy(load_balancing=value)).balancing is expected
+
+
+def test_every_load_balancing_value_is_mapped() -> None:
+    assert set(BALANCING) == set(pb.LoadBalancing.values())
+
+
+def test_peak_ewma_from_yaml() -> None:
+    assert resolve("load_balancing: peak_ewma\n").balancing is Balancing.PEAK_EWMA
 
 
 def test_an_invalid_policy_does_not_resolve() -> None:

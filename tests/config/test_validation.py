@@ -210,7 +210,7 @@ CASES: list[tuple[str, pb.ToolPolicy, str]] = [
         "unknown balancing",
         policy(load_balancing=7),
         "policy.load_balancing: 7 is not a load balancing policy "
-        "(known: least_request, round_robin)",
+        "(known: least_request, round_robin, peak_ewma)",
     ),
     (
         "fallback not a tool name",

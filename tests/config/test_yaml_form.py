@@ -192,7 +192,7 @@ SHAPE_CASES = [
     (
         "load_balancing: random",
         "p.yaml: load_balancing: 'random' is not a load balancing policy "
-        "(known: least_request, round_robin)",
+        "(known: least_request, round_robin, peak_ewma)",
     ),
     (
         "retry: {retryable_codes: UNAVAILABLE}",
@@ -315,6 +315,17 @@ def test_a_section_set_empty_stays_set() -> None:
     message = load_policy_yaml("retry: {}\n", where="p.yaml")
     assert message.HasField("retry")
     assert policy_to_yaml(message) == "retry: {}\n"
+
+
+def test_every_load_balancing_name_reads_and_writes_back() -> None:
+    for name, value in (
+        ("least_request", pb.LOAD_BALANCING_LEAST_REQUEST),
+        ("round_robin", pb.LOAD_BALANCING_ROUND_ROBIN),
+        ("peak_ewma", pb.LOAD_BALANCING_PEAK_EWMA),
+    ):
+        message = load_policy_yaml(f"load_balancing: {name}\n", where="p.yaml")
+        assert message.load_balancing == value
+        assert policy_to_yaml(message) == f"load_balancing: {name}\n"
 
 
 def test_enum_and_optional_values_are_written_by_name() -> None:

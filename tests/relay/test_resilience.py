@@ -280,6 +280,33 @@ async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None
         await server.stop(None)
 
 
+async def test_a_fallback_whose_method_has_another_shape_is_not_called(fleet: Fleet) -> None:
+    """The fallback tool changed after the policy was set: its `Unary` now streams. The
+    call fails with the primary's status rather than sending it messages it cannot read."""
+    backup_probe = Probe("backup")
+    server = grpc.aio.server(options=CHANNEL_OPTIONS)
+    unary = grpc.unary_unary_rpc_method_handler(backup_probe.unary)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("backup.v1.Probe", {"Unary": unary}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        backup = tool_state("backup", [f"127.0.0.1:{port}"], service="backup.v1.Probe")
+        method = backup.tool.descriptors.file[1].service[0].method[0]
+        assert method.name == "Unary"
+        method.server_streaming = True
+        for probe in fleet.probes:
+            probe.failing = True
+        fleet.set_policy("fallback: backup\ncircuit_breaker: {enabled: false}", backup)
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await fleet.unary(timeout=5)
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert backup_probe.state.calls == 0
+    finally:
+        await server.stop(None)
+
+
 async def test_the_concurrency_limit_refuses_beyond_the_queue(fleet: Fleet) -> None:
     fleet.set_policy("concurrency_limit: {max_in_flight: 1, max_queue: 0}")
     hung = fleet.channel.unary_unary(HANG)(pack(b""), timeout=10)
@@ -341,3 +368,19 @@ async def test_an_attempt_timeout_moves_a_stuck_call_to_another_instance() -> No
         remaining = slow.state.time_remaining[-1]
         assert remaining is not None and remaining <= 0.2  # the tool saw the attempt's budget
         await asyncio.wait_for(slow.state.cancelled.wait(), 5)
+
+
+async def test_peak_ewma_keeps_calls_off_a_slow_instance_once_measured() -> None:
+    slow, fast = Probe("slow", delay_s=0.05), Probe("fast")
+    async with running_fleet([slow, fast]) as fleet:
+        fleet.set_policy("load_balancing: peak_ewma")
+        for _ in range(4):  # warm-up: an endpoint never measured wins its next draw
+            await fleet.unary(timeout=5)
+        assert slow.state.calls >= 1 and fast.state.calls >= 1  # both measured
+        slow_before = slow.state.calls
+        for _ in range(60):
+            raw = await fleet.unary(timeout=5)
+            assert wrappers_pb2.BytesValue.FromString(raw).value in (b"fast:x", b"slow:x")
+        # Least request would send about half of these sequential calls to the slow one.
+        assert slow.state.calls - slow_before <= 2
+        assert fast.state.calls >= 58

@@ -15,9 +15,11 @@ class LoadBalancing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOAD_BALANCING_UNSPECIFIED: _ClassVar[LoadBalancing]
     LOAD_BALANCING_LEAST_REQUEST: _ClassVar[LoadBalancing]
     LOAD_BALANCING_ROUND_ROBIN: _ClassVar[LoadBalancing]
+    LOAD_BALANCING_PEAK_EWMA: _ClassVar[LoadBalancing]
 LOAD_BALANCING_UNSPECIFIED: LoadBalancing
 LOAD_BALANCING_LEAST_REQUEST: LoadBalancing
 LOAD_BALANCING_ROUND_ROBIN: LoadBalancing
+LOAD_BALANCING_PEAK_EWMA: LoadBalancing
 
 class ToolPolicy(_message.Message):
     __slots__ = ("timeout", "attempt_timeout", "retry", "circuit_breaker", "outlier_detection", "load_balancing", "hedging", "fallback", "concurrency_limit", "methods")

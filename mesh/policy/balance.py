@@ -56,6 +56,23 @@ def _no_endpoints() -> ValueError:
     return ValueError("balancer: no endpoint to pick from (the list is empty)")
 
 
+def _two_choices(
+    draw: Callable[[], float], endpoints: Sequence[K], count: int, in_flight: InFlight[K]
+) -> tuple[K, int, K, int]:
+    """Two distinct endpoints drawn uniformly from `endpoints` (`count` >= 2 of them), each
+    with its calls in flight."""
+    # random() is several times cheaper than randrange(); its bias is below 2^-40.
+    first = int(draw() * count)
+    second = int(draw() * (count - 1))
+    if second >= first:  # draw the second among the others: the two are distinct
+        second += 1
+    a = endpoints[first]
+    b = endpoints[second]
+    if callable(in_flight):
+        return a, in_flight(a), b, in_flight(b)
+    return a, in_flight.get(a, 0), b, in_flight.get(b, 0)
+
+
 class LeastRequestBalancer:
     """Power of two random choices by calls in flight."""
 
@@ -70,20 +87,8 @@ class LeastRequestBalancer:
             return endpoints[0]
         if count == 0:
             raise _no_endpoints()
-        # random() is several times cheaper than randrange(); its bias is below 2^-40.
         draw = self._rng.random
-        first = int(draw() * count)
-        second = int(draw() * (count - 1))
-        if second >= first:  # draw the second among the others: the two are distinct
-            second += 1
-        a = endpoints[first]
-        b = endpoints[second]
-        if callable(in_flight):
-            load_a = in_flight(a)
-            load_b = in_flight(b)
-        else:
-            load_a = in_flight.get(a, 0)
-            load_b = in_flight.get(b, 0)
+        a, load_a, b, load_b = _two_choices(draw, endpoints, count, in_flight)
         if load_a < load_b:
             return a
         if load_b < load_a:
@@ -184,19 +189,8 @@ class PeakEwmaBalancer:
             return endpoints[0]
         if count == 0:
             raise _no_endpoints()
-        draw = self._rng.random  # random(): see LeastRequestBalancer.pick
-        first = int(draw() * count)
-        second = int(draw() * (count - 1))
-        if second >= first:
-            second += 1
-        a = endpoints[first]
-        b = endpoints[second]
-        if callable(in_flight):
-            load_a = in_flight(a)
-            load_b = in_flight(b)
-        else:
-            load_a = in_flight.get(a, 0)
-            load_b = in_flight.get(b, 0)
+        draw = self._rng.random
+        a, load_a, b, load_b = _two_choices(draw, endpoints, count, in_flight)
         now = self._clock()
         cost_a = self._latency(a, load_a, now) * (load_a + 1)
         cost_b = self._latency(b, load_b, now) * (load_b + 1)

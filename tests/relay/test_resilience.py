@@ -14,6 +14,7 @@ import pytest
 from google.protobuf import wrappers_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from mesh.api.v1 import registry_pb2
 from sidecar.catalog import Catalog, CatalogHolder
 from sidecar.relay.relay import Relay
 from tests.relay.probe import CHANNEL_OPTIONS, HANG, UNARY, Probe, tool_state
@@ -256,8 +257,10 @@ async def test_a_hedge_beats_a_slow_instance_and_the_loser_is_cancelled() -> Non
         await asyncio.wait_for(slow.state.cancelled.wait(), 5)
 
 
-async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None:
-    """The fallback tool serves the same methods under its own service name."""
+@contextlib.asynccontextmanager
+async def backup_tool() -> AsyncIterator[tuple[Probe, registry_pb2.ToolState]]:
+    """A fallback tool named "backup": a probe serving `Unary` under its own service name,
+    and the tool's state to put in the catalog."""
     backup_probe = Probe("backup")
     server = grpc.aio.server(options=CHANNEL_OPTIONS)
     unary = grpc.unary_unary_rpc_method_handler(backup_probe.unary)
@@ -267,7 +270,14 @@ async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
-        backup = tool_state("backup", [f"127.0.0.1:{port}"], service="backup.v1.Probe")
+        yield backup_probe, tool_state("backup", [f"127.0.0.1:{port}"], service="backup.v1.Probe")
+    finally:
+        await server.stop(None)
+
+
+async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None:
+    """The fallback tool serves the same methods under its own service name."""
+    async with backup_tool() as (backup_probe, backup):
         for probe in fleet.probes:
             probe.failing = True
         fleet.set_policy("fallback: backup\ncircuit_breaker: {enabled: false}", backup)
@@ -276,23 +286,12 @@ async def test_a_fallback_answers_when_the_primary_is_down(fleet: Fleet) -> None
         assert wrappers_pb2.BytesValue.FromString(raw).value == b"backup:x"
         assert ("x-toolmesh-fallback", "backup") in tuple(await call.initial_metadata())
         assert backup_probe.state.calls == 1
-    finally:
-        await server.stop(None)
 
 
 async def test_a_fallback_whose_method_has_another_shape_is_not_called(fleet: Fleet) -> None:
     """The fallback tool changed after the policy was set: its `Unary` now streams. The
     call fails with the primary's status rather than sending it messages it cannot read."""
-    backup_probe = Probe("backup")
-    server = grpc.aio.server(options=CHANNEL_OPTIONS)
-    unary = grpc.unary_unary_rpc_method_handler(backup_probe.unary)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("backup.v1.Probe", {"Unary": unary}),)
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        backup = tool_state("backup", [f"127.0.0.1:{port}"], service="backup.v1.Probe")
+    async with backup_tool() as (backup_probe, backup):
         method = backup.tool.descriptors.file[1].service[0].method[0]
         assert method.name == "Unary"
         method.server_streaming = True
@@ -303,8 +302,6 @@ async def test_a_fallback_whose_method_has_another_shape_is_not_called(fleet: Fl
             await fleet.unary(timeout=5)
         assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
         assert backup_probe.state.calls == 0
-    finally:
-        await server.stop(None)
 
 
 async def test_the_concurrency_limit_refuses_beyond_the_queue(fleet: Fleet) -> None:

@@ -38,6 +38,11 @@ class DurationError(ValueError):
     """Text that is not a usable duration; the message quotes it and shows valid examples."""
 
 
+class DurationTooLong(DurationError):
+    """A well-formed duration longer than `google.protobuf.Duration` holds (a caller that
+    words "not a duration" its own way still reports this one as it is)."""
+
+
 def parse_nanos(text: str, *, bare_unit: str | None = None, allow_zero: bool = False) -> int:
     """Parses a duration into whole nanoseconds; raises DurationError.
 
@@ -52,7 +57,7 @@ def parse_nanos(text: str, *, bare_unit: str | None = None, allow_zero: bool = F
     if nanos is None:
         raise DurationError(f"{text!r} is not a duration ({EXAMPLES})")
     if nanos > MAX_NANOS:
-        raise DurationError(f"duration {text!r} is too long (at most about 10,000 years)")
+        raise DurationTooLong(f"duration {text!r} is too long (at most about 10,000 years)")
     if nanos == 0 and not allow_zero:
         raise DurationError(f"duration {text!r} must be greater than zero")
     return nanos

@@ -6,6 +6,10 @@ the documented defaults (the dataclass defaults in `mesh.config.policy`). Inside
 override replaces the tool's, an unset field inherits it. "Set" is protobuf presence: an
 `optional` scalar or a message that was assigned, a non-empty list of codes, a non-zero enum
 or a non-empty tool-level fallback. Durations become float seconds and code names numbers.
+
+The hedge delay has two fields for one value, `delay_s`: `hedging.delay` sets it and
+`hedging.adaptive: true` clears it (None: adaptive), so an override's either one replaces what
+it inherits; validation keeps a level from setting both.
 """
 
 from __future__ import annotations
@@ -75,9 +79,11 @@ OUTLIER_FIELDS: Mapping[str, str] = {
 HEDGING_FIELDS: Mapping[str, str] = {
     "enabled": "enabled",
     "delay": "delay_s",
+    "adaptive": "delay_s",  # true: None, the adaptive delay (false is refused by validation)
     "adaptive_floor": "adaptive_floor_s",
     "max_hedges": "max_hedges",
 }
+_HEDGE_ADAPTIVE = policy_pb2.HedgingPolicy.DESCRIPTOR.fields_by_name["adaptive"].full_name
 CONCURRENCY_FIELDS: Mapping[str, str] = {
     "max_in_flight": "max_in_flight",
     "max_queue": "max_queue",
@@ -157,7 +163,9 @@ def _overlay(base: Config, section: Message | None, fields: Mapping[str, str]) -
             continue
         if not section.HasField(name):
             continue
-        if isinstance(value, Duration):
+        if descriptor.full_name == _HEDGE_ADAPTIVE:
+            changes[fields[name]] = None  # no fixed delay, whatever the level below set
+        elif isinstance(value, Duration):
             changes[fields[name]] = _seconds(value)
         else:
             changes[fields[name]] = value

@@ -8,7 +8,8 @@ the field path and the bad value: `retry.max_attempts must be between 1 and 10 (
 The ranges are the ones stated in proto/toolmesh/v1/policy.proto. Rules that relate two
 fields (`max_backoff >= initial_backoff`) are checked on the values that will apply, the
 documented defaults and the tool's values included, so an override cannot produce an
-incoherent method policy.
+incoherent method policy. The hedge delay's two forms are checked per level instead: a level
+sets `delay` or `adaptive: true`, not both, and a method's choice replaces the tool's.
 """
 
 from __future__ import annotations
@@ -275,9 +276,35 @@ def _slow_call_problems(layers: _Layers, path: str) -> list[str]:
     ]
 
 
+def _hedge_delay_problems(
+    owner: policy_pb2.ToolPolicy | policy_pb2.MethodPolicy, path: str
+) -> list[str]:
+    """A hedge delay is fixed (`delay`) or adaptive (`adaptive: true`), never both at one
+    level; `adaptive: false` is refused as it names no delay at all (a fixed one is `delay`).
+    `owner` is the tool's policy or a method's override, `path` its `hedging` section's."""
+    if not owner.HasField("hedging"):
+        return []
+    hedging = owner.hedging
+    if not hedging.HasField("adaptive"):
+        return []
+    if not hedging.adaptive:
+        return [
+            f"{join(path, 'adaptive')} must be true when set (got false); "
+            f"set {join(path, 'delay')} for a fixed delay"
+        ]
+    if not hedging.HasField("delay"):
+        return []
+    return [
+        f"{join(path, 'delay')} and {join(path, 'adaptive')} are both set "
+        f"(got delay {format_nanos(hedging.delay.ToNanoseconds())} and adaptive true); "
+        "set one: delay for a fixed delay, adaptive for the live p95"
+    ]
+
+
 def _tool_cross_field_problems(
     policy: policy_pb2.ToolPolicy, field: str, problems: list[str]
 ) -> None:
+    problems.extend(_hedge_delay_problems(policy, join(field, "hedging")))
     for pair in _ORDERED_PAIRS:
         section = pair[0]
         layers = [(_section(policy, section), "")]
@@ -310,6 +337,7 @@ def _method_cross_field_problems(
             continue
         layers = [(own, ""), (_section(policy, section), "the tool's")]
         problems.extend(_pair_problems(layers, join(path, section), pair))
+    problems.extend(_hedge_delay_problems(method, join(path, "hedging")))
     own_breaker = _section(method, "circuit_breaker")
     if own_breaker is not None and own_breaker.HasField("slow_call_rate"):
         layers = [(own_breaker, ""), (_section(policy, "circuit_breaker"), "the tool's")]

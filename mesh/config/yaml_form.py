@@ -10,11 +10,12 @@ The form maps field for field onto the protobuf message, with the proto's snake_
 
 Durations are text with a unit (`250ms`, `2s`, `1m30s`); status codes are gRPC code names;
 `load_balancing` is `least_request`, `round_robin` or `peak_ewma`; `methods` maps a short
-method name or `pkg.Service/Method` to an override. The walk follows the message descriptors,
-so every field of the proto is writable here and nothing else is: an unknown key is refused,
-naming the keys that are known. Reading reports every problem at once (shape here, ranges and
-names from `mesh.config.validation`); writing emits only the fields that are set, so a policy
-read back is the same message.
+method name or `pkg.Service/Method` to an override; `hedging.delay: adaptive` spells
+`hedging.adaptive: true` (both are read, the first is written). The walk follows the message
+descriptors, so every field of the proto is writable here and nothing else is: an unknown key
+is refused, naming the keys that are known. Reading reports every problem at once (shape here,
+ranges and names from `mesh.config.validation`); writing emits only the fields that are set,
+so a policy read back is the same message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from mesh.api.v1 import policy_pb2
-from mesh.config.durations import EXAMPLES, DurationError, format_nanos, parse_nanos
+from mesh.config.durations import (
+    EXAMPLES,
+    DurationError,
+    DurationTooLong,
+    format_nanos,
+    parse_nanos,
+)
 from mesh.config.errors import ConfigError
 from mesh.config.names import METHOD_KEY_RULE, status_code_problem
 from mesh.config.validation import (
@@ -40,6 +47,12 @@ from mesh.config.validation import (
 )
 
 _LOAD_BALANCING_BY_NAME = {name: value for value, name in LOAD_BALANCING_NAMES.items()}
+
+# `hedging.delay: adaptive` stands for `hedging.adaptive: true`: "adaptive" reads as a kind of
+# delay, and it lets a method override replace a fixed delay the way a duration would.
+ADAPTIVE_DELAY = "adaptive"
+_HEDGE_DELAY = policy_pb2.HedgingPolicy.DESCRIPTOR.fields_by_name["delay"].full_name
+_HEDGE_ADAPTIVE = policy_pb2.HedgingPolicy.DESCRIPTOR.fields_by_name["adaptive"].full_name
 
 
 def load_policy_yaml(
@@ -105,7 +118,15 @@ def policy_to_mapping(policy: Message) -> dict[str, Any]:
                 )
         elif descriptor.has_presence:
             if policy.HasField(name):
-                mapping[name] = value
+                if (
+                    descriptor.full_name == _HEDGE_ADAPTIVE
+                    and value
+                    and not policy.HasField("delay")
+                ):
+                    # Declared right after `delay`, so the key lands where `delay` would.
+                    mapping["delay"] = ADAPTIVE_DELAY
+                else:
+                    mapping[name] = value
         elif descriptor.enum_type is not None:
             if value:
                 mapping[name] = LOAD_BALANCING_NAMES.get(value, value)
@@ -141,7 +162,49 @@ def _fill(message: Message, data: Mapping[Any, Any], path: str, problems: list[s
         if value is None:
             problems.append(f"{sub}: no value (leave the key out to get its default)")
             continue
-        _set(message, cast(FieldDescriptor, fields[key]), value, sub, problems)
+        descriptor = cast(FieldDescriptor, fields[key])
+        if descriptor.full_name == _HEDGE_DELAY:
+            both = join(path, "adaptive") if "adaptive" in data else None
+            _set_hedge_delay(cast(policy_pb2.HedgingPolicy, message), value, sub, both, problems)
+        else:
+            _set(message, descriptor, value, sub, problems)
+
+
+def _set_hedge_delay(
+    hedging: policy_pb2.HedgingPolicy,
+    value: object,
+    path: str,
+    adaptive_key: str | None,
+    problems: list[str],
+) -> None:
+    """`delay: adaptive` sets `adaptive: true`; any other value must be a duration.
+
+    `adaptive_key` is the path of an `adaptive` key written beside `delay` (None: none is):
+    with `delay: adaptive` that says the same thing twice, or contradicts it, so it is
+    refused rather than resolved by the order of the keys.
+    """
+    expected = f"{path} must be a duration like 250ms or {ADAPTIVE_DELAY!r} (got {value!r})"
+    if value == ADAPTIVE_DELAY:
+        if adaptive_key is not None:
+            problems.append(
+                f"{path}: {ADAPTIVE_DELAY!r} and {adaptive_key} are both written; "
+                f"keep one of them (`delay: {ADAPTIVE_DELAY}`)"
+            )
+            return
+        hedging.adaptive = True
+        return
+    if not isinstance(value, str):
+        problems.append(expected)
+        return
+    try:
+        nanos = parse_nanos(value, allow_zero=True)
+    except DurationTooLong as error:
+        problems.append(f"{path}: {error}")
+        return
+    except DurationError:
+        problems.append(expected)
+        return
+    hedging.delay.FromNanoseconds(nanos)
 
 
 def _set(

@@ -135,16 +135,18 @@ class OutlierDetectionPolicy(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., consecutive_failures: _Optional[int] = ..., base_ejection_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_ejection_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_ejection_ratio: _Optional[float] = ..., panic_threshold: _Optional[float] = ...) -> None: ...
 
 class HedgingPolicy(_message.Message):
-    __slots__ = ("enabled", "delay", "adaptive_floor", "max_hedges")
+    __slots__ = ("enabled", "delay", "adaptive", "adaptive_floor", "max_hedges")
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     DELAY_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_FIELD_NUMBER: _ClassVar[int]
     ADAPTIVE_FLOOR_FIELD_NUMBER: _ClassVar[int]
     MAX_HEDGES_FIELD_NUMBER: _ClassVar[int]
     enabled: bool
     delay: _duration_pb2.Duration
+    adaptive: bool
     adaptive_floor: _duration_pb2.Duration
     max_hedges: int
-    def __init__(self, enabled: _Optional[bool] = ..., delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., adaptive_floor: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_hedges: _Optional[int] = ...) -> None: ...
+    def __init__(self, enabled: _Optional[bool] = ..., delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., adaptive: _Optional[bool] = ..., adaptive_floor: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_hedges: _Optional[int] = ...) -> None: ...
 
 class ConcurrencyLimitPolicy(_message.Message):
     __slots__ = ("max_in_flight", "max_queue")

@@ -18,7 +18,8 @@ concurrency limiter, latency tracker, calls in flight per endpoint, one breaker 
    left, the tool's pushback not "never", and the budget must pay; the wait is the pushback or
    the jittered backoff. A refused budget ends the call with the tool's own status, marked.
 4. hedging (idempotent methods only): after the fixed or adaptive delay, if the budget pays.
-5. completed: the breaker records the outcome; successes feed the latency tracker (p95).
+5. completed: the breaker records the outcome; successes of methods that hedge adaptively
+   feed the tool's latency tracker (their p95).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class ToolRuntime:
 class PolicyRoute(Route):
     """A tool method's Route, deciding with the tool's policy."""
 
-    __slots__ = ("backoff", "breaker", "cost", "policy", "runtime", "unary")
+    __slots__ = ("adaptive_hedging", "backoff", "breaker", "cost", "policy", "runtime", "unary")
 
     def __init__(
         self,
@@ -166,6 +167,9 @@ class PolicyRoute(Route):
         self.fallback = policy.fallback
         self.idempotent = _idempotent(entry, service, method, policy.idempotent)
         self.unary = _is_unary(entry, service, method)
+        # Only an adaptive hedge delay reads the latency tracker: other methods skip it.
+        hedging = policy.hedging
+        self.adaptive_hedging = self.idempotent and hedging.enabled and hedging.delay_s is None
         self.breaker = runtime.breaker(f"/{service}/{method}", policy.breaker, metrics)
         tool = entry.state.tool
         self.cost = (tool.cost.amount, tool.cost.unit) if tool.HasField("cost") else None
@@ -299,7 +303,7 @@ class PolicyRoute(Route):
             return  # refused before admission: the breaker did not count it
         call.admitted_at = None
         self.breaker.record(code == 0, code, duration_s)
-        if code == 0:
+        if code == 0 and self.adaptive_hedging:
             self.runtime.latency.record(duration_s)
         if self.cost is not None:
             self.metrics.cost(self.cost[0], self.cost[1], code == 0)

@@ -725,31 +725,14 @@ class RequestCounter(_ServerInterceptor):
         if handler is None:
             return handler
         rpc = handler_call_details.method.rpartition("/")[2]
-        metrics = self._metrics
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _counted_unary(handler.unary_unary, rpc, metrics),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _counted_stream(handler.unary_stream, rpc, metrics),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _counted_unary(handler.stream_unary, rpc, metrics),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                _counted_stream(handler.stream_stream, rpc, metrics),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        for attribute, make_handler, count in _HANDLER_KINDS:
+            behavior = getattr(handler, attribute)
+            if behavior is not None:
+                return make_handler(  # type: ignore[no-any-return]
+                    count(behavior, rpc, self._metrics),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
         return handler
 
 
@@ -784,6 +767,15 @@ def _counted_stream(
 
 
 # --------------------------------------------------------------------------- /metrics
+
+
+# (the handler's attribute, grpc's constructor for that kind, the counting wrapper)
+_HANDLER_KINDS: tuple[tuple[str, Callable[..., Any], Callable[..., Any]], ...] = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, _counted_unary),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, _counted_stream),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, _counted_unary),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, _counted_stream),
+)
 
 
 class _QuietHandler(WSGIRequestHandler):

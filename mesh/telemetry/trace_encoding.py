@@ -184,19 +184,7 @@ class SpanEncoder:
         block = self._tool_call_blocks.get(key)
         if block is None:
             block = self._tool_call_block(key)
-        offset = self._offset_ns
-        start = int(tool_call.started * 1e9) + offset
-        body = b"".join(
-            (
-                head,
-                _pack_ids(0x12, 8, tool_call.span_id, 0x22, 8, server_id),
-                route.client_name,
-                _pack_times(0x39, start, 0x41, _end(tool_call, offset)),
-                block,
-                flags,
-            )
-        )
-        out.append(b"\x12" + _varint(len(body)) + body)
+        self._client_span(tool_call, tool_call.span_id, server_id, route, block, head, flags, out)
 
     def _attempt(self, attempt: AttemptSpan, head: bytes, flags: bytes, out: list[bytes]) -> None:
         route = self._route(attempt.tool, attempt.method)
@@ -212,14 +200,31 @@ class SpanEncoder:
         block = self._attempt_blocks.get(key)
         if block is None:
             block = self._attempt_block(key)
+        self._client_span(
+            attempt, attempt.span_id, attempt.parent_id, route, block, head, flags, out
+        )
+
+    def _client_span(
+        self,
+        span: ToolCallSpan | AttemptSpan,
+        span_id: int,
+        parent_id: int,
+        route: _Route,
+        block: bytes,
+        head: bytes,
+        flags: bytes,
+        out: list[bytes],
+    ) -> None:
+        """Appends one CLIENT span (a tool call or an attempt): ids, name, times, then its
+        cached attribute block and flags."""
         offset = self._offset_ns
-        start = int(attempt.started * 1e9) + offset
+        start = int(span.started * 1e9) + offset
         body = b"".join(
             (
                 head,
-                _pack_ids(0x12, 8, attempt.span_id, 0x22, 8, attempt.parent_id),
+                _pack_ids(0x12, 8, span_id, 0x22, 8, parent_id),
                 route.client_name,
-                _pack_times(0x39, start, 0x41, _end(attempt, offset)),
+                _pack_times(0x39, start, 0x41, _end(span, offset)),
                 block,
                 flags,
             )

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -153,78 +154,47 @@ class TracedEchoServicer(echo_pb2_grpc.EchoServicer):
         self.inner = inner
         self.tracing = tracing
 
-    async def Echo(self, request: EchoRequest, context: Context) -> EchoResponse:
-        span = self.tracing.start("Echo", context)
+    @contextmanager
+    def _span(self, method: str, context: Context) -> Iterator[None]:
+        """A SERVER span around one call, ended with the status the call ends with."""
+        span = self.tracing.start(method, context)
         code = grpc.StatusCode.UNKNOWN
         try:
-            response = await self.inner.Echo(request, context)
+            yield
             code = grpc.StatusCode.OK
-            return response
         except BaseException as error:
             code = _status_of(error, context)
             raise
         finally:
             self.tracing.end(span, code)
 
+    async def Echo(self, request: EchoRequest, context: Context) -> EchoResponse:
+        with self._span("Echo", context):
+            return await self.inner.Echo(request, context)
+
     async def Write(self, request: EchoRequest, context: Context) -> EchoResponse:
-        span = self.tracing.start("Write", context)
-        code = grpc.StatusCode.UNKNOWN
-        try:
-            response = await self.inner.Write(request, context)
-            code = grpc.StatusCode.OK
-            return response
-        except BaseException as error:
-            code = _status_of(error, context)
-            raise
-        finally:
-            self.tracing.end(span, code)
+        with self._span("Write", context):
+            return await self.inner.Write(request, context)
 
     async def ClientStream(
         self, request_iterator: AsyncIterator[EchoRequest], context: Context
     ) -> EchoResponse:
-        span = self.tracing.start("ClientStream", context)
-        code = grpc.StatusCode.UNKNOWN
-        try:
-            response = await self.inner.ClientStream(request_iterator, context)
-            code = grpc.StatusCode.OK
-            return response
-        except BaseException as error:
-            code = _status_of(error, context)
-            raise
-        finally:
-            self.tracing.end(span, code)
+        with self._span("ClientStream", context):
+            return await self.inner.ClientStream(request_iterator, context)
 
     async def ServerStream(
         self, request: EchoRequest, context: Context
     ) -> AsyncIterator[EchoResponse]:
-        span = self.tracing.start("ServerStream", context)
-        code = grpc.StatusCode.UNKNOWN
-        try:
-            responses = self.inner.ServerStream(request, context)
-            async for response in responses:
+        with self._span("ServerStream", context):
+            async for response in self.inner.ServerStream(request, context):
                 yield response
-            code = grpc.StatusCode.OK
-        except BaseException as error:
-            code = _status_of(error, context)
-            raise
-        finally:
-            self.tracing.end(span, code)
 
     async def Bidi(
         self, request_iterator: AsyncIterator[EchoRequest], context: Context
     ) -> AsyncIterator[EchoResponse]:
-        span = self.tracing.start("Bidi", context)
-        code = grpc.StatusCode.UNKNOWN
-        try:
-            responses = self.inner.Bidi(request_iterator, context)
-            async for response in responses:
+        with self._span("Bidi", context):
+            async for response in self.inner.Bidi(request_iterator, context):
                 yield response
-            code = grpc.StatusCode.OK
-        except BaseException as error:
-            code = _status_of(error, context)
-            raise
-        finally:
-            self.tracing.end(span, code)
 
 
 def _status_of(error: BaseException, context: Context) -> grpc.StatusCode:

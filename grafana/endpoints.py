@@ -40,16 +40,7 @@ def per_endpoint() -> list[cog.Builder[model.Panel]]:
         panels.graph(
             "Error ratio by endpoint",
             "Share of each endpoint's attempts that ended with a server-side error.",
-            [
-                Query(
-                    queries.ratio(
-                        f"({queries.rate(ATTEMPT_COUNT, errors, BY)}"
-                        f" or 0 * {queries.rate(ATTEMPT_COUNT, SELECTED, BY)})",
-                        queries.rate(ATTEMPT_COUNT, SELECTED, BY),
-                    ),
-                    LEGEND,
-                )
-            ],
+            [Query(queries.error_ratio(ATTEMPT_COUNT, SELECTED, BY), LEGEND)],
             unit="percentunit",
         ),
         panels.graph(
@@ -89,11 +80,7 @@ def per_endpoint() -> list[cog.Builder[model.Panel]]:
                     queries.rate(ATTEMPT_COUNT, SELECTED, BY, window=RANGE), LEGEND, instant=True
                 ),
                 Query(
-                    queries.ratio(
-                        f"({queries.rate(ATTEMPT_COUNT, errors, BY, window=RANGE)}"
-                        f" or 0 * {queries.rate(ATTEMPT_COUNT, SELECTED, BY, window=RANGE)})",
-                        queries.rate(ATTEMPT_COUNT, SELECTED, BY, window=RANGE),
-                    ),
+                    queries.error_ratio(ATTEMPT_COUNT, SELECTED, BY, window=RANGE),
                     LEGEND,
                     instant=True,
                 ),
@@ -132,8 +119,5 @@ def dashboard() -> builders.Dashboard:
                 multi=True,
             )
         )
-        .with_row(panels.row("Endpoints"))
     )
-    for panel in per_endpoint():
-        board = board.with_panel(panel)
-    return board
+    return panels.with_sections(board, [("Endpoints", per_endpoint())])

@@ -6,15 +6,12 @@ section here when they export metrics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from grafana_foundation_sdk.builders import dashboard as builders
-from grafana_foundation_sdk.cog import builder as cog
-from grafana_foundation_sdk.models import dashboard as model
 
-from grafana import panels, queries, variables
-from grafana.panels import QUARTER, SIXTH, THIRD, Query
+from grafana import panels, queries, scope, variables
+from grafana.panels import QUARTER, SIXTH, THIRD, Query, Section
 from grafana.queries import CALL_BUCKETS, CALLS, RANGE
+from grafana.scope import BREAKER_STATES, Scope
 from mesh.telemetry.metrics import (
     BREAKER_STATE,
     BREAKER_TRANSITIONS,
@@ -24,9 +21,7 @@ from mesh.telemetry.metrics import (
     COST,
     ENDPOINT_EJECTIONS,
     ENDPOINTS_EJECTED,
-    FALLBACKS,
     FAST_FAILURES,
-    HEDGES,
     REGISTRY_CONNECTED,
     REGISTRY_REQUESTS,
     REGISTRY_TOOLS,
@@ -37,11 +32,8 @@ from mesh.telemetry.metrics import (
 
 UID = "toolmesh-overview"
 TOOL = 'tool=~"$tool"'
-Section = tuple[str, Sequence[cog.Builder[model.Panel]]]
+TOOLS = Scope(TOOL, "tool")
 
-BREAKER_STATES = panels.state_mappings(
-    [(0, "closed", "green"), (1, "half-open", "yellow"), (2, "open", "red")]
-)
 CONNECTED = panels.state_mappings([(0, "disconnected", "red"), (1, "connected", "green")])
 
 
@@ -53,20 +45,9 @@ def traffic() -> Section:
     return (
         "Traffic",
         [
-            panels.single_stat(
-                "Calls per second",
-                "Calls to the selected tools through every sidecar.",
-                Query(queries.rate(CALLS, TOOL, "")),
-                unit="reqps",
-                width=SIXTH,
-            ),
-            panels.single_stat(
-                "Success rate",
-                "Share of calls that ended OK (any other status counts against it).",
-                Query(queries.success_ratio(TOOL, "")),
-                unit="percentunit",
-                width=SIXTH,
-                thresholds=[(None, "red"), (0.95, "orange"), (0.99, "green")],
+            scope.call_rate_stat(TOOLS, "Calls to the selected tools through every sidecar."),
+            scope.success_rate_stat(
+                TOOLS, "Share of calls that ended OK (any other status counts against it)."
             ),
             panels.single_stat(
                 "Calls in flight",
@@ -130,10 +111,6 @@ def traffic() -> Section:
 
 
 def latency() -> Section:
-    def percentile(q: float, name: str) -> Query:
-        expr = queries.quantile(q, CALL_BUCKETS, TOOL, "tool")
-        return Query(expr, f"{{{{tool}}}} {name}", exemplar=True)
-
     return (
         "Latency (as agents see it)",
         [
@@ -141,7 +118,7 @@ def latency() -> Section:
                 "p50 / p95 / p99 by tool",
                 "Call duration percentiles per tool, estimated from the histogram buckets "
                 "(0.25 ms to 60 s). Dots are exemplars: click one to open its trace.",
-                [percentile(0.5, "p50"), percentile(0.95, "p95"), percentile(0.99, "p99")],
+                scope.latency_percentiles(TOOLS),
                 unit="s",
                 width=16,
                 links=[_to_tool()],
@@ -173,12 +150,7 @@ def cost() -> Section:
             panels.graph(
                 "Cost per hour by tool",
                 "Each tool's registered cost per call times its calls, per hour, by unit.",
-                [
-                    Query(
-                        f"3600 * {queries.rate(COST.name, TOOL, 'tool, unit')}",
-                        "{{tool}} ({{unit}})",
-                    )
-                ],
+                [Query(queries.cost_per_hour(TOOL, "tool, unit"), "{{tool}} ({{unit}})")],
                 width=16,
             ),
             panels.bars(
@@ -201,38 +173,21 @@ def resilience() -> Section:
     return (
         "Resilience",
         [
-            panels.graph(
+            scope.by_reason(
+                TOOLS,
+                RETRIES.name,
                 "Retries by tool and reason",
                 "Retries per second, by the status of the attempt that failed "
                 "(UNPROCESSED: resent because the tool never saw it).",
-                [Query(queries.rate(RETRIES.name, TOOL, "tool, reason"), "{{tool}} {{reason}}")],
-                unit="reqps",
-                width=THIRD,
             ),
-            panels.graph(
-                "Hedges and fallbacks",
-                "Hedged attempts per second, and calls handed to a fallback tool.",
-                [
-                    Query(queries.rate(HEDGES.name, TOOL, "tool"), "{{tool}} hedges"),
-                    Query(
-                        queries.rate(FALLBACKS.name, TOOL, "tool, fallback"),
-                        "{{tool}} to {{fallback}}",
-                    ),
-                ],
-                unit="reqps",
-                width=THIRD,
+            scope.hedges_and_fallbacks(
+                TOOLS, "Hedged attempts per second, and calls handed to a fallback tool."
             ),
-            panels.graph(
+            scope.by_reason(
+                TOOLS,
+                FAST_FAILURES.name,
                 "Fast failures by tool and reason",
                 "Calls the mesh ended itself, per second, by reason.",
-                [
-                    Query(
-                        queries.rate(FAST_FAILURES.name, TOOL, "tool, reason"),
-                        "{{tool}} {{reason}}",
-                    )
-                ],
-                unit="reqps",
-                width=THIRD,
             ),
             panels.states(
                 "Circuit breakers",
@@ -326,9 +281,4 @@ def dashboard() -> builders.Dashboard:
         .with_variable(variables.traces())
     )
     board = board.with_variable(variables.tools(multi=True))
-    for section in SECTIONS:
-        title, members = section()
-        board = board.with_row(panels.row(title))
-        for panel in members:
-            board = board.with_panel(panel)
-    return board
+    return panels.with_sections(board, (section() for section in SECTIONS))

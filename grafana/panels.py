@@ -6,7 +6,7 @@ groups by (`{{tool}}`), which the live test checks come back from Prometheus.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self, TypeVar
 
@@ -41,6 +41,9 @@ _LAST = ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 # Panel sizes on Grafana's 24-column grid.
 FULL, HALF, THIRD, QUARTER, SIXTH = 24, 12, 8, 6, 4
 TALL, SHORT = 8, 4
+
+# A dashboard section: a row's title and the panels under it, in order.
+Section = tuple[str, Sequence[cog.Builder[model.Panel]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ def _fill(
     unit: str,
     width: int,
     height: int,
+    links: Sequence[builders.DashboardLink] = (),
 ) -> P:
     panel = (
         panel.title(title)
@@ -104,6 +108,8 @@ def _fill(
         panel = panel.unit(unit)
     for index, query in enumerate(queries):
         panel = panel.with_target(_target(query, chr(ord("A") + index)))
+    if links:
+        panel = panel.data_links(list(links))
     return panel
 
 
@@ -129,7 +135,7 @@ def graph(
     links: Sequence[builders.DashboardLink] = (),
 ) -> timeseries.Panel:
     """A time series panel, legend as a table with the mean and the last value."""
-    panel = _fill(timeseries.Panel(), title, description, queries, unit, width, height)
+    panel = _fill(timeseries.Panel(), title, description, queries, unit, width, height, links)
     panel = panel.legend(
         VizLegendOptions()
         .display_mode(common.LegendDisplayMode.TABLE)
@@ -139,8 +145,6 @@ def graph(
     ).fill_opacity(10)
     if stacked:
         panel = panel.stacking(StackingConfig().mode(common.StackingMode.NORMAL)).fill_opacity(40)
-    if links:
-        panel = panel.data_links(list(links))
     return panel
 
 
@@ -179,15 +183,12 @@ def bars(
     links: Sequence[builders.DashboardLink] = (),
 ) -> bargauge.Panel:
     """Horizontal bars of instant values (a ranking)."""
-    panel = _fill(bargauge.Panel(), title, description, queries, unit, width, height)
-    panel = (
+    panel = _fill(bargauge.Panel(), title, description, queries, unit, width, height, links)
+    return (
         panel.orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .reduce_options(_LAST)
     )
-    if links:
-        panel = panel.data_links(list(links))
-    return panel
 
 
 def states(
@@ -248,8 +249,13 @@ def traces(
     )
 
 
-def row(title: str) -> builders.Row:
-    return builders.Row(title)
+def with_sections(board: builders.Dashboard, sections: Iterable[Section]) -> builders.Dashboard:
+    """`board` with each section laid out in order: a row with its title, then its panels."""
+    for title, members in sections:
+        board = board.with_row(builders.Row(title))
+        for panel in members:
+            board = board.with_panel(panel)
+    return board
 
 
 def state_mappings(states: Sequence[tuple[int, str, str]]) -> list[model.ValueMapping]:

@@ -12,6 +12,7 @@ from typing import Final
 from mesh.telemetry.metrics import (
     ATTEMPT_DURATION,
     CALL_DURATION,
+    COST,
 )
 
 RATE_WINDOW: Final = "$__rate_interval"
@@ -76,3 +77,18 @@ def error_matchers(matchers: str) -> str:
     """`matchers` narrowed to the server-side error statuses."""
     errors = f'code=~"{SERVER_ERRORS}"'
     return f"{matchers}, {errors}" if matchers else errors
+
+
+def error_ratio(counter: str, matchers: str, by: str, window: str = RATE_WINDOW) -> str:
+    """Share of `counter`'s increase that carries a server-side error status, per `by` group."""
+    everything = rate(counter, matchers, by, window)
+    errors = rate(counter, error_matchers(matchers), by, window)
+    # A group without errors has no error series; `or 0 * everything` makes its share 0
+    # instead of leaving it out of the result.
+    return ratio(f"({errors} or 0 * {everything})", everything)
+
+
+def cost_per_hour(matchers: str, by: str) -> str:
+    """Registered cost of the calls per hour, summed by the labels in `by` (keep `unit` in
+    `by` to keep different units apart)."""
+    return f"3600 * {rate(COST.name, matchers, by)}"

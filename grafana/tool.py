@@ -10,51 +10,28 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog import builder as cog
 from grafana_foundation_sdk.models import dashboard as model
 
-from grafana import panels, queries, variables
+from grafana import panels, queries, scope, variables
 from grafana.panels import FULL, QUARTER, SIXTH, THIRD, Query
 from grafana.queries import ATTEMPT_BUCKETS, CALL_BUCKETS, CALLS
+from grafana.scope import BREAKER_STATES, Scope
 from mesh.telemetry.metrics import (
     ATTEMPTS,
     BREAKER_STATE,
     BREAKER_TRANSITIONS,
     CALLS_IN_FLIGHT,
-    COST,
-    FALLBACKS,
     FAST_FAILURES,
-    HEDGES,
     RETRIES,
 )
 
 UID = "toolmesh-tool"
 SELECTED = 'tool="$tool", method=~"$method"'
-
-BREAKER_STATES = panels.state_mappings(
-    [(0, "closed", "green"), (1, "half-open", "yellow"), (2, "open", "red")]
-)
-
-
-def _percentile(q: float, name: str) -> Query:
-    expr = queries.quantile(q, CALL_BUCKETS, SELECTED, "method")
-    return Query(expr, f"{{{{method}}}} {name}", exemplar=True)
+METHODS = Scope(SELECTED, "method")
 
 
 def summary() -> list[cog.Builder[model.Panel]]:
     return [
-        panels.single_stat(
-            "Calls per second",
-            "Calls to the selected methods.",
-            Query(queries.rate(CALLS, SELECTED, "")),
-            unit="reqps",
-            width=SIXTH,
-        ),
-        panels.single_stat(
-            "Success rate",
-            "Share of calls that ended OK.",
-            Query(queries.success_ratio(SELECTED, "")),
-            unit="percentunit",
-            width=SIXTH,
-            thresholds=[(None, "red"), (0.95, "orange"), (0.99, "green")],
-        ),
+        scope.call_rate_stat(METHODS, "Calls to the selected methods."),
+        scope.success_rate_stat(METHODS, "Share of calls that ended OK."),
         panels.single_stat(
             "p99",
             "99th percentile of call duration, as agents see it.",
@@ -83,7 +60,7 @@ def summary() -> list[cog.Builder[model.Panel]]:
         panels.single_stat(
             "Cost per hour",
             "The selected methods' cost per hour (failed calls included), all units summed.",
-            Query(f"3600 * {queries.rate(COST.name, SELECTED, '')}"),
+            Query(queries.cost_per_hour(SELECTED, "")),
             width=SIXTH,
         ),
     ]
@@ -95,7 +72,7 @@ def latency() -> list[cog.Builder[model.Panel]]:
             "Latency by method",
             "p50 / p95 / p99 of call duration per method. Dots are exemplars: each carries "
             "the trace id of a call in that bucket; click one to open the trace in $traces.",
-            [_percentile(0.5, "p50"), _percentile(0.95, "p95"), _percentile(0.99, "p99")],
+            scope.latency_percentiles(METHODS),
             unit="s",
         ),
         panels.distribution(
@@ -144,28 +121,17 @@ def resilience() -> list[cog.Builder[model.Panel]]:
             width=THIRD,
             stacked=True,
         ),
-        panels.graph(
+        scope.by_reason(
+            METHODS,
+            RETRIES.name,
             "Retries by reason",
             "Retries per second by the failed attempt's status (UNPROCESSED: a resend).",
-            [
-                Query(
-                    queries.rate(RETRIES.name, SELECTED, "method, reason"), "{{method}} {{reason}}"
-                )
-            ],
-            unit="reqps",
-            width=THIRD,
         ),
-        panels.graph(
+        scope.by_reason(
+            METHODS,
+            FAST_FAILURES.name,
             "Fast failures by reason",
             "Calls the mesh ended itself, per second.",
-            [
-                Query(
-                    queries.rate(FAST_FAILURES.name, SELECTED, "method, reason"),
-                    "{{method}} {{reason}}",
-                )
-            ],
-            unit="reqps",
-            width=THIRD,
         ),
         panels.states(
             "Circuit breaker by method",
@@ -185,28 +151,13 @@ def resilience() -> list[cog.Builder[model.Panel]]:
             ],
             width=THIRD,
         ),
-        panels.graph(
-            "Hedges and fallbacks",
-            "Hedged attempts and calls handed to the fallback tool, per second.",
-            [
-                Query(queries.rate(HEDGES.name, SELECTED, "method"), "{{method}} hedges"),
-                Query(
-                    queries.rate(FALLBACKS.name, SELECTED, "method, fallback"),
-                    "{{method}} to {{fallback}}",
-                ),
-            ],
-            unit="reqps",
-            width=THIRD,
+        scope.hedges_and_fallbacks(
+            METHODS, "Hedged attempts and calls handed to the fallback tool, per second."
         ),
         panels.graph(
             "Cost per hour by outcome",
             "Cost per hour of successful and failed calls, by unit.",
-            [
-                Query(
-                    f"3600 * {queries.rate(COST.name, SELECTED, 'unit, outcome')}",
-                    "{{unit}} {{outcome}}",
-                )
-            ],
+            [Query(queries.cost_per_hour(SELECTED, "unit, outcome"), "{{unit}} {{outcome}}")],
             width=QUARTER * 2,
         ),
     ]
@@ -248,8 +199,4 @@ def dashboard() -> builders.Dashboard:
         ("Resilience and cost", resilience()),
         ("Traces", traces()),
     )
-    for title, members in sections:
-        board = board.with_row(panels.row(title))
-        for panel in members:
-            board = board.with_panel(panel)
-    return board
+    return panels.with_sections(board, sections)

@@ -15,28 +15,24 @@ TRACES_UID = "toolmesh-traces"
 ALL = ".*"  # the value "All" stands for: dashboards match labels with =~
 
 
-def _current(uid: str) -> model.VariableOption:
-    return model.VariableOption(text=uid, value=uid, selected=True)
+def _datasource_choice(name: str, title: str, kind: str, uid: str) -> builders.DatasourceVariable:
+    """`$name`: any datasource of type `kind`, starting on the provisioned one, `uid`."""
+    return (
+        builders.DatasourceVariable(name)
+        .label(title)
+        .type(kind)
+        .current(model.VariableOption(text=uid, value=uid, selected=True))
+    )
 
 
 def datasource() -> builders.DatasourceVariable:
     """`$datasource`: the Prometheus that scrapes the sidecars and the registry."""
-    return (
-        builders.DatasourceVariable("datasource")
-        .label("Prometheus")
-        .type("prometheus")
-        .current(_current(PROMETHEUS_UID))
-    )
+    return _datasource_choice("datasource", "Prometheus", "prometheus", PROMETHEUS_UID)
 
 
 def traces() -> builders.DatasourceVariable:
     """`$traces`: where trace ids from exemplars are looked up (a Tempo datasource)."""
-    return (
-        builders.DatasourceVariable("traces")
-        .label("Traces")
-        .type("tempo")
-        .current(_current(TRACES_UID))
-    )
+    return _datasource_choice("traces", "Traces", "tempo", TRACES_UID)
 
 
 def label_values(

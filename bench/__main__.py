@@ -10,28 +10,16 @@ run invalid, 2 a benchmark could not run at all); each runs whatever the previou
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from bench import forwarding, resilience, telemetry
+from bench import command, forwarding, resilience, telemetry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Every toolmesh benchmark: forwarding cost, resilience scenarios, then "
-        "telemetry cost.",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="small counts and one round: a smoke run"
-    )
-    parser.add_argument(
-        "--write",
-        metavar="FILE",
-        type=Path,
-        help="update the generated sections of this Markdown file (e.g. BENCHMARKS.md)",
+    parser = command.parser(
+        "python -m bench",
+        "Every toolmesh benchmark: forwarding cost, resilience scenarios, then telemetry cost.",
     )
     parser.add_argument(
         "--profile",

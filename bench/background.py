@@ -23,6 +23,13 @@ class Background:
     cores: float
     wall_s: float
 
+    def sentence(self) -> str:
+        """How much other work shared the machine while the rounds ran (no final stop)."""
+        return (
+            f"Other load on the machine during the rounds: {self.cores:.2f} cores on average"
+            f" over {self.wall_s:.0f} s (CPU time not used by the benchmark's own processes)"
+        )
+
 
 def _own_seconds(pids: Iterable[int]) -> float:
     """CPU seconds of the benchmark process, its reaped children (h2load runs) and `pids`."""

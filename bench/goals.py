@@ -10,11 +10,12 @@ the harder figure. The policies' own cost is judged against the same relay witho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from bench.footprint import Footprint
+from bench.policy_cost import sidecar_pairs
 from bench.report import SIDECAR, SIDECAR_NO_POLICY, Row
+from bench.verdict import Verdict, judge
 
 MIN_RPS_RATIO = 0.60
 MIN_POLICY_RPS_RATIO = 0.90  # the policy stack costs at most 10 % of raw forwarding's req/s
@@ -25,19 +26,6 @@ MAX_RSS_BYTES = 80_000_000
 RSS_TOOLS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One goal for one scenario. `met` is None when it could not be measured."""
-
-    goal: str
-    measured: str
-    met: bool | None
-
-    @property
-    def label(self) -> str:
-        return {True: "met", False: "NOT met", None: "not measured"}[self.met]
-
-
 def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
     """Every goal, scenario by scenario, from the sidecar's rows and its footprint."""
     verdicts: list[Verdict] = []
@@ -46,9 +34,9 @@ def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
     fixed = [row for row in sidecar_rows if not row.scenario.closed_loop]
     for row in closed:
         verdicts.append(
-            _check(
+            judge(
                 f"req/s ≥ {MIN_RPS_RATIO:.2f}x direct ({row.scenario.payload_label}, closed loop)",
-                row,
+                row.status,
                 row.ratio_vs_direct,
                 lambda v: v >= MIN_RPS_RATIO,
                 "{:.2f}x",
@@ -57,9 +45,9 @@ def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
     verdicts += policy_goals(table)
     for row in (*closed, *fixed):
         verdicts.append(
-            _check(
+            judge(
                 f"CPU ≤ {MAX_CPU_US:.0f} µs per call ({row.scenario.payload_label}, {_mode(row)})",
-                row,
+                row.status,
                 row.proxy_cpu_us,
                 lambda v: v <= MAX_CPU_US,
                 "{:.0f} µs",
@@ -67,20 +55,20 @@ def evaluate(table: Sequence[Row], footprint: Footprint) -> list[Verdict]:
         )
     for row in fixed:
         verdicts.append(
-            _check(
+            judge(
                 f"p50 ≤ +{MAX_ADDED_P50_MS} ms over direct ({row.scenario.payload_label},"
                 f" {_mode(row)})",
-                row,
+                row.status,
                 row.added_p50_ms,
                 lambda v: v <= MAX_ADDED_P50_MS,
                 "{:+.2f} ms",
             )
         )
         verdicts.append(
-            _check(
+            judge(
                 f"p99 ≤ +{MAX_ADDED_P99_MS} ms over direct ({row.scenario.payload_label},"
                 f" {_mode(row)})",
-                row,
+                row.status,
                 row.added_p99_ms,
                 lambda v: v <= MAX_ADDED_P99_MS,
                 "{:+.2f} ms",
@@ -99,14 +87,8 @@ def policy_goals(table: Sequence[Row]) -> list[Verdict]:
     """The policy stack's cost: req/s with policies against without, per closed-loop scenario
     (none when the lineup has no `sidecar (no policy)`)."""
     verdicts: list[Verdict] = []
-    for row in table:
-        if row.target != SIDECAR or not row.scenario.closed_loop:
-            continue
-        baseline = next(
-            (r for r in table if r.target == SIDECAR_NO_POLICY and r.scenario == row.scenario),
-            None,
-        )
-        if baseline is None:
+    for row, baseline in sidecar_pairs(table):
+        if not row.scenario.closed_loop:
             continue
         goal = (
             f"req/s with policies ≥ {MIN_POLICY_RPS_RATIO:.2f}x without"
@@ -124,11 +106,3 @@ def policy_goals(table: Sequence[Row]) -> list[Verdict]:
 
 def _mode(row: Row) -> str:
     return "closed loop" if row.scenario.closed_loop else f"{row.scenario.mode}"
-
-
-def _check(
-    goal: str, row: Row, value: float | None, passes: Callable[[float], bool], form: str
-) -> Verdict:
-    if value is None:
-        return Verdict(goal, row.status or "not measured", None)
-    return Verdict(goal, form.format(value), passes(value))

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processes import RunningProcess, StartError, running
+from bench.echo_tool import start_echo
+from bench.processes import RunningProcess, StartError
 
-ECHO_LISTENING = re.compile(r"echo listening on (?P<address>\S+)")
 _REPORT = re.compile(r"^echo calls: received=(\d+) cancelled=(\d+) failed=(\d+)$")
 REPORT_DEADLINE_S = 5.0  # for an instance to answer SIGUSR1
 REPORT_POLL_S = 0.005
@@ -49,15 +48,14 @@ class InstanceSpec:
             faults.append(f"{self.fail_rate:.0%} UNAVAILABLE".replace("%", " %"))
         return f"{self.label} ({', '.join(faults)})" if faults else self.label
 
-    def argv(self, seed: int) -> list[str]:
-        """The command line of this instance on a free port of 127.0.0.1."""
-        argv = [sys.executable, "-m", "examples.tools.echo", "--listen", "127.0.0.1:0"]
-        argv += ["--instance", self.label, "--seed", str(seed), "--report-calls"]
+    def options(self, seed: int) -> list[str]:
+        """The echo tool's options for this instance (see `echo_tool.echo_argv`)."""
+        options = ["--instance", self.label, "--seed", str(seed), "--report-calls"]
         if self.latency_ms:
-            argv += ["--latency-ms", str(self.latency_ms)]
+            options += ["--latency-ms", str(self.latency_ms)]
         if self.fail_rate:
-            argv += ["--fail-rate", repr(self.fail_rate)]
-        return argv
+            options += ["--fail-rate", repr(self.fail_rate)]
+        return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +140,8 @@ def start_instances(
     for index, spec in enumerate(specs):
         if not spec.label:
             raise StartError("an echo instance needs a label")
-        process = stack.enter_context(
-            running(
-                f"echo-{spec.label}",
-                spec.argv(seed + index),
-                log_dir=work,
-                listening=ECHO_LISTENING,
-                cwd=repo,
-            )
+        process = start_echo(
+            stack, work, repo, name=f"echo-{spec.label}", options=spec.options(seed + index)
         )
         started.append(RunningInstance(spec, process))
     return started

@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -34,6 +35,10 @@ class Machine:
             ("nginx", self.nginx),
             ("h2load", self.h2load),
         ]
+
+    def facts(self, leave_out: Collection[str] = ()) -> str:
+        """`key: value` for every line but those keyed in `leave_out`, comma-separated."""
+        return ", ".join(f"{key}: {value}" for key, value in self.lines() if key not in leave_out)
 
 
 def describe(nginx_binary: str | None, h2load_binary: str) -> Machine:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bench.plan import Scenario
 from bench.report import SIDECAR, SIDECAR_NO_POLICY, Row
+from bench.table import number, status_cells
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,10 @@ class PolicyCost:
         return self.cpu_us - self.baseline_cpu_us
 
 
-def compare(table: Sequence[Row]) -> list[PolicyCost]:
-    """One PolicyCost per scenario that has both sidecar rows, in table order."""
-    found: list[PolicyCost] = []
+def sidecar_pairs(table: Sequence[Row]) -> list[tuple[Row, Row]]:
+    """(the sidecar with policies, the same without) rows of every scenario that has both,
+    in table order."""
+    pairs: list[tuple[Row, Row]] = []
     for row in table:
         if row.target != SIDECAR:
             continue
@@ -55,9 +57,16 @@ def compare(table: Sequence[Row]) -> list[PolicyCost]:
             (r for r in table if r.target == SIDECAR_NO_POLICY and r.scenario == row.scenario),
             None,
         )
-        if baseline is None:
-            continue
-        problem = _problem(row) or _problem(baseline)
+        if baseline is not None:
+            pairs.append((row, baseline))
+    return pairs
+
+
+def compare(table: Sequence[Row]) -> list[PolicyCost]:
+    """One PolicyCost per scenario that has both sidecar rows, in table order."""
+    found: list[PolicyCost] = []
+    for row, baseline in sidecar_pairs(table):
+        problem = row.problem or baseline.problem
         if problem:
             found.append(PolicyCost(row.scenario, status=problem))
             continue
@@ -75,11 +84,6 @@ def compare(table: Sequence[Row]) -> list[PolicyCost]:
             )
         )
     return found
-
-
-def _problem(row: Row) -> str:
-    """The row's INVALID/UNAVAILABLE status, naming the target; empty when it is valid."""
-    return f"{row.status} ({row.target})" if row.status else ""
 
 
 HEADERS = (
@@ -100,30 +104,26 @@ HEADERS = (
 
 def cells(costs: Sequence[PolicyCost]) -> list[list[str]]:
     """Text cells matching HEADERS. A row that could not be compared carries its reason in
-    the fourth cell (where `report.text_table` looks for a status)."""
+    the status cell (`table.status_cells`)."""
     lines: list[list[str]] = []
     for cost in costs:
         head = [cost.scenario.payload_label, cost.scenario.mode]
         if cost.status:
-            lines.append([*head, "", cost.status, *([""] * (len(HEADERS) - 4))])
+            lines.append(status_cells(head, cost.status, len(HEADERS)))
             continue
         lines.append(
             [
                 *head,
-                _number(cost.rps, "{:.0f}"),
-                _number(cost.baseline_rps, "{:.0f}"),
-                _number(cost.rps_ratio, "{:.2f}x"),
-                _number(cost.cpu_us, "{:.0f}"),
-                _number(cost.baseline_cpu_us, "{:.0f}"),
-                _number(cost.added_cpu_us, "{:+.0f}"),
-                _number(cost.p50_ms, "{:.2f}"),
-                _number(cost.baseline_p50_ms, "{:.2f}"),
-                _number(cost.p99_ms, "{:.2f}"),
-                _number(cost.baseline_p99_ms, "{:.2f}"),
+                number(cost.rps, "{:.0f}"),
+                number(cost.baseline_rps, "{:.0f}"),
+                number(cost.rps_ratio, "{:.2f}x"),
+                number(cost.cpu_us, "{:.0f}"),
+                number(cost.baseline_cpu_us, "{:.0f}"),
+                number(cost.added_cpu_us, "{:+.0f}"),
+                number(cost.p50_ms, "{:.2f}"),
+                number(cost.baseline_p50_ms, "{:.2f}"),
+                number(cost.p99_ms, "{:.2f}"),
+                number(cost.baseline_p99_ms, "{:.2f}"),
             ]
         )
     return lines
-
-
-def _number(value: float | None, form: str) -> str:
-    return "—" if value is None else form.format(value)

@@ -44,26 +44,25 @@ def rss_kib_from_status(status_text: str) -> int:
     raise ProcError("status text has no 'VmRSS: N kB' line (is the process a zombie?)")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process `pid` has used so far."""
-    path = f"/proc/{pid}/stat"
+def read_proc_file(path: str) -> str:
+    """The text of the /proc file `path`. Raises ProcError, naming it, when it cannot be read
+    (most often: the process has exited)."""
     try:
+        # errors="replace": a command name in /proc/PID/stat may hold any bytes.
         with open(path, encoding="utf-8", errors="replace") as stream:
-            text = stream.read()
+            return stream.read()
     except OSError as error:
         raise ProcError(f"{path}: {error.strerror}") from None
-    return cpu_ticks_from_stat(text) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process `pid` has used so far."""
+    return cpu_ticks_from_stat(read_proc_file(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
     """Resident set size of the process `pid`, in bytes."""
-    path = f"/proc/{pid}/status"
-    try:
-        with open(path, encoding="utf-8", errors="replace") as stream:
-            text = stream.read()
-    except OSError as error:
-        raise ProcError(f"{path}: {error.strerror}") from None
-    return rss_kib_from_status(text) * 1024
+    return rss_kib_from_status(read_proc_file(f"/proc/{pid}/status")) * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +90,7 @@ def syscalls_from_io(io_text: str) -> IoCalls:
 
 def syscalls(pid: int) -> IoCalls:
     """Read-like and write-like system calls the process `pid` has made so far."""
-    path = f"/proc/{pid}/io"
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except OSError as error:
-        raise ProcError(f"{path}: {error.strerror}") from None
-    return syscalls_from_io(text)
+    return syscalls_from_io(read_proc_file(f"/proc/{pid}/io"))
 
 
 def busy_seconds_from_stat(stat_text: str) -> float:
@@ -121,8 +114,4 @@ def busy_seconds_from_stat(stat_text: str) -> float:
 
 def machine_busy_seconds() -> float:
     """Busy CPU seconds of the whole machine since boot (see busy_seconds_from_stat)."""
-    try:
-        with open("/proc/stat", encoding="utf-8") as stream:
-            return busy_seconds_from_stat(stream.read())
-    except OSError as error:
-        raise ProcError(f"/proc/stat: {error.strerror}") from None
+    return busy_seconds_from_stat(read_proc_file("/proc/stat"))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from bench.plan import Plan, Scenario
 from bench.rounds import RoundResult, Target
 from bench.stats import median, percentile
+from bench.table import number, rate_cell, status_cells
+from bench.validation import row_status
 
 DIRECT = "direct"
 SIDECAR = "sidecar"  # applying the tool's policy (here: the defaults)
@@ -41,6 +43,11 @@ class Row:
     proxy_reads: float | None = None  # read-like system calls of the forwarding process per request
     proxy_writes: float | None = None  # write-like system calls per request
 
+    @property
+    def problem(self) -> str:
+        """The row's INVALID/UNAVAILABLE status naming its target; empty when it is valid."""
+        return f"{self.status} ({self.target})" if self.status else ""
+
 
 def rows(plan: Plan, targets: Sequence[Target], results: Sequence[RoundResult]) -> list[Row]:
     """One row per scenario and target, in plan order then target order."""
@@ -54,19 +61,11 @@ def rows(plan: Plan, targets: Sequence[Target], results: Sequence[RoundResult]) 
 
 
 def _row(target: Target, scenario: Scenario, results: Sequence[RoundResult]) -> Row:
-    if target.address is None:
-        return Row(target.name, scenario, status=f"UNAVAILABLE: {target.unavailable}")
     mine = [r for r in results if r.target == target.name and r.scenario == scenario]
-    if not mine:
-        return Row(target.name, scenario, status="UNAVAILABLE: not run")
-    invalid = [r for r in mine if not r.valid]
-    if invalid:
-        first = invalid[0]
-        return Row(
-            target.name,
-            scenario,
-            status=f"INVALID ({len(invalid)}/{len(mine)} rounds): {'; '.join(first.problems)}",
-        )
+    unavailable = target.unavailable if target.address is None else None
+    status = row_status(mine, unavailable=unavailable)
+    if status:
+        return Row(target.name, scenario, status=status)
     durations = [d for r in mine for d in r.durations_us]
     rates = [r.requests_per_s for r in mine]
     requests = sum(r.requests for r in mine)
@@ -137,78 +136,25 @@ def cells(table: Sequence[Row]) -> list[list[str]]:
     for row in table:
         head = [row.target, row.scenario.payload_label, row.scenario.mode]
         if row.status:
-            lines.append([*head, row.status, *([""] * (len(HEADERS) - 4))])
+            lines.append(status_cells(head, row.status, len(HEADERS)))
             continue
         closed = row.scenario.closed_loop
         lines.append(
             [
                 *head,
-                _rate(row),
-                _number(row.ratio_vs_direct if closed else None, "{:.2f}x"),
-                _number(row.p50_ms, "{:.2f}"),
-                _number(row.p99_ms, "{:.2f}"),
-                _number(None if closed else row.added_p50_ms, "{:+.2f}"),
-                _number(None if closed else row.added_p99_ms, "{:+.2f}"),
-                _number(row.proxy_cpu_us, "{:.0f}"),
-                _number(row.proxy_reads, "{:.2f}"),
-                _number(row.proxy_writes, "{:.2f}"),
-                _number(row.tool_cpu_us, "{:.0f}"),
-                _number(
+                rate_cell(row.requests_per_s, row.rps_low, row.rps_high),
+                number(row.ratio_vs_direct if closed else None, "{:.2f}x"),
+                number(row.p50_ms, "{:.2f}"),
+                number(row.p99_ms, "{:.2f}"),
+                number(None if closed else row.added_p50_ms, "{:+.2f}"),
+                number(None if closed else row.added_p99_ms, "{:+.2f}"),
+                number(row.proxy_cpu_us, "{:.0f}"),
+                number(row.proxy_reads, "{:.2f}"),
+                number(row.proxy_writes, "{:.2f}"),
+                number(row.tool_cpu_us, "{:.0f}"),
+                number(
                     None if row.proxy_rss_bytes is None else row.proxy_rss_bytes / 1e6, "{:.1f}"
                 ),
             ]
         )
     return lines
-
-
-def _rate(row: Row) -> str:
-    """Requests per second, with the range over rounds when there were several."""
-    median_text = _number(row.requests_per_s, "{:.0f}")
-    if row.rps_low is None or row.rps_high is None or row.rps_low == row.rps_high:
-        return median_text
-    return f"{median_text} ({row.rps_low:.0f}-{row.rps_high:.0f})"
-
-
-def _number(value: float | None, form: str) -> str:
-    return "—" if value is None else form.format(value)
-
-
-def text_table(headers: Sequence[str], lines: Sequence[Sequence[str]], left: int = 3) -> str:
-    """A plain-text table with aligned columns: the first `left` left-aligned (names), the
-    others right-aligned (numbers). A cell that states a row's status (INVALID/UNAVAILABLE,
-    the fourth cell) is not used for column widths."""
-    widths = [len(header) for header in headers]
-    for line in lines:
-        if _is_status(line):
-            continue
-        for column, cell in enumerate(line):
-            widths[column] = max(widths[column], len(cell))
-
-    def render(line: Sequence[str]) -> str:
-        if _is_status(line):
-            return (
-                "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:3])) + "  " + line[3]
-            )
-        parts = [
-            cell.ljust(widths[i]) if i < left else cell.rjust(widths[i])
-            for i, cell in enumerate(line)
-        ]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([render(headers), rule, *(render(line) for line in lines)])
-
-
-def markdown_table(headers: Sequence[str], lines: Sequence[Sequence[str]], left: int = 3) -> str:
-    """A GitHub-flavoured Markdown table: the first `left` columns left-aligned (names), the
-    others right-aligned (numbers)."""
-    align = ["---" if i < left else "---:" for i in range(len(headers))]
-    out = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    for line in lines:
-        escaped = [cell.replace("|", "\\|") for cell in line]
-        out.append("| " + " | ".join(escaped) + " |")
-    return "\n".join(out)
-
-
-def _is_status(line: Sequence[str]) -> bool:
-    return len(line) > 3 and line[3].startswith(("INVALID", "UNAVAILABLE"))

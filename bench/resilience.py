@@ -22,7 +22,6 @@ its PID before exit.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -31,8 +30,9 @@ from pathlib import Path
 
 import grpc
 
-from bench import document, resilience_report, resilience_summary
+from bench import command, resilience_report, resilience_summary
 from bench.background import BackgroundMeter
+from bench.command import progress
 from bench.descriptors import echo_file_set
 from bench.echo_calls import ECHO_METHOD_NAME, ECHO_SERVICE
 from bench.instances import RunningInstance, start_instances
@@ -54,7 +54,7 @@ from bench.rounds import file_slug
 from mesh.config import ConfigError, load_policy_yaml
 
 REPO = Path(__file__).resolve().parent.parent
-COMMAND = "python -m bench.resilience"
+PROG = "python -m bench.resilience"
 
 
 def section_name(scenario: ResilienceScenario) -> str:
@@ -63,19 +63,10 @@ def section_name(scenario: ResilienceScenario) -> str:
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog=COMMAND,
-        description="A slow and a flaky tool instance through the sidecar, with and without "
+    parser = command.parser(
+        PROG,
+        "A slow and a flaky tool instance through the sidecar, with and without "
         "its resilience policies: success rate, latency percentiles, attempts per call.",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="small counts and one round: a smoke run"
-    )
-    parser.add_argument(
-        "--write",
-        metavar="FILE",
-        type=Path,
-        help="update the generated sections of this Markdown file (e.g. BENCHMARKS.md)",
     )
     return parser.parse_args(argv)
 
@@ -83,34 +74,20 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the benchmark; returns the exit status described in the module docstring."""
     args = _arguments(sys.argv[1:] if argv is None else argv)
-    h2load_binary = shutil.which("h2load")
-    if h2load_binary is None:
-        print(
-            "bench: h2load is not on PATH; install the Debian package nghttp2-client (make apt)",
-            file=sys.stderr,
-        )
-        return 2
     plan = QUICK_RESILIENCE_PLAN if args.quick else DEFAULT_RESILIENCE_PLAN
-    try:
-        results = _measure(plan, h2load_binary)
-    except (StartError, ProbeError) as error:
-        print(f"bench: cannot run: {error}", file=sys.stderr)
-        return 2
+    results = command.measured(lambda h2load_binary: _measure(plan, h2load_binary))
+    if results is None:
+        return command.CANNOT_RUN
     print(resilience_summary.text(results))
     if args.write is not None:
-        command = COMMAND + (" --quick" if args.quick else "")
+        invocation = command.invocation(PROG, args.quick)
         sections = {
-            section_name(found.scenario): resilience_summary.markdown(results, found, command)
+            section_name(found.scenario): resilience_summary.markdown(results, found, invocation)
             for found in results.scenarios
         }
-        document.write_sections(args.write, sections, generator=COMMAND)
-        _progress(f"wrote the sections {', '.join(sections)} into {args.write}")
+        command.write_sections(args.write, sections, generator=PROG)
     broken = any(row.status for found in results.scenarios for row in found.table)
     return 1 if broken else 0
-
-
-def _progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def _measure(plan: ResiliencePlan, h2load_binary: str) -> resilience_summary.Results:
@@ -146,9 +123,9 @@ def _scenario(
         described = ", ".join(
             f"{i.spec.describe()} on {i.address} (pid {i.process.pid})" for i in instances
         )
-        _progress(f"{scenario.key}: instances {described}")
+        progress(f"{scenario.key}: instances {described}")
         targets = [_start_variant(stack, work, instances, variant) for variant in scenario.variants]
-        runner = ResilienceRunner(h2load_binary, work, scenario, instances, _progress)
+        runner = ResilienceRunner(h2load_binary, work, scenario, instances, progress)
         results = runner.run_all(targets, plan.rounds, plan.warmup_requests)
     table = resilience_report.rows(scenario, targets, results)
     return resilience_summary.ScenarioResults(scenario, table, resilience_report.verdicts(table))
@@ -196,7 +173,7 @@ def _start_variant(
         return _unavailable(variant, str(error))
     except grpc.RpcError as error:
         return _unavailable(variant, f"RegisterTool failed: {error}")
-    _progress(f"{variant.name}: sidecar on {sidecar_process.address} (pid {sidecar_process.pid})")
+    progress(f"{variant.name}: sidecar on {sidecar_process.address} (pid {sidecar_process.pid})")
     timeout = call_timeout_s(policy, ECHO_SERVICE, ECHO_METHOD_NAME) if variant.policies else None
     return VariantTarget(
         variant,
@@ -207,7 +184,7 @@ def _start_variant(
 
 
 def _unavailable(variant: Variant, reason: str) -> VariantTarget:
-    _progress(f"{variant.name} unavailable: {reason}")
+    progress(f"{variant.name} unavailable: {reason}")
     return VariantTarget(variant, None, unavailable=one_line(reason))
 
 

@@ -8,10 +8,9 @@ received, cancelled and failed. A variant with an invalid round is INVALID as a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.goals import Verdict
 from bench.instances import CallCounts
 from bench.resilience_plan import (
     DEFAULT_POLICY,
@@ -25,9 +24,13 @@ from bench.resilience_plan import (
 )
 from bench.resilience_rounds import ResilienceRound, VariantTarget
 from bench.stats import percentile
+from bench.table import number, status_cells
+from bench.validation import row_status
+from bench.verdict import Verdict, judge
 
 MIN_SUCCESS_RATE = 0.995  # with retries and ejection, a flaky instance must barely show
 HEDGED = (HEDGING.name, HEDGING_WIDE_BUDGET.name, PEAK_EWMA_HEDGING.name)
+PERCENT = "{:.1%}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +82,11 @@ def _row(
     scenario: ResilienceScenario, target: VariantTarget, results: Sequence[ResilienceRound]
 ) -> VariantRow:
     name = target.variant.name
-    if target.address is None:
-        return VariantRow(scenario.key, name, status=f"UNAVAILABLE: {target.unavailable}")
     mine = [r for r in results if r.scenario == scenario.key and r.variant == name]
-    if not mine:
-        return VariantRow(scenario.key, name, status="UNAVAILABLE: not run")
-    invalid = [r for r in mine if not r.valid]
-    if invalid:
-        return VariantRow(
-            scenario.key,
-            name,
-            status=f"INVALID ({len(invalid)}/{len(mine)} rounds): {'; '.join(invalid[0].problems)}",
-        )
+    unavailable = target.unavailable if target.address is None else None
+    status = row_status(mine, unavailable=unavailable)
+    if status:
+        return VariantRow(scenario.key, name, status=status)
     durations = [d for r in mine for d in r.durations_us]
     calls = sum(r.requests for r in mine)
     cpu = [r.sidecar_cpu_s for r in mine if r.sidecar_cpu_s is not None]
@@ -130,27 +126,27 @@ def headers(scenario: ResilienceScenario) -> tuple[str, ...]:
 
 
 def cells(scenario: ResilienceScenario, table: Sequence[VariantRow]) -> list[list[str]]:
-    """Text cells matching `headers(scenario)`. A row's status sits in the fourth cell, where
-    `report.text_table` looks for one."""
+    """Text cells matching `headers(scenario)`. A row's status sits in the status cell
+    (`table.status_cells`)."""
     width = len(headers(scenario))
     lines: list[list[str]] = []
     for row in table:
         if row.status:
-            lines.append([row.variant, "", "", row.status, *([""] * (width - 4))])
+            lines.append(status_cells([row.variant], row.status, width))
             continue
         rate = row.success_rate
         lines.append(
             [
                 row.variant,
                 str(row.calls),
-                f"{row.successes} ({_percent(rate)})",
-                _number(row.p50_ms, "{:.2f}"),
-                _number(row.p90_ms, "{:.2f}"),
-                _number(row.p99_ms, "{:.2f}"),
-                _number(row.max_ms, "{:.1f}"),
-                *(_percent(row.answered_share(spec.label)) for spec in scenario.instances),
-                _number(row.attempts_per_call, "{:.3f}"),
-                _number(row.sidecar_cpu_us, "{:.0f}"),
+                f"{row.successes} ({number(rate, PERCENT)})",
+                number(row.p50_ms, "{:.2f}"),
+                number(row.p90_ms, "{:.2f}"),
+                number(row.p99_ms, "{:.2f}"),
+                number(row.max_ms, "{:.1f}"),
+                *(number(row.answered_share(spec.label), PERCENT) for spec in scenario.instances),
+                number(row.attempts_per_call, "{:.3f}"),
+                number(row.sidecar_cpu_us, "{:.0f}"),
             ]
         )
     return lines
@@ -186,9 +182,9 @@ def verdicts(table: Sequence[VariantRow]) -> list[Verdict]:
     for row in table:
         if row.scenario == SLOW_KEY and row.variant in HEDGED:
             found.append(
-                _verdict(
+                judge(
                     f"p99 < the slow instance's {SLOW_LATENCY_MS} ms ({row.variant})",
-                    row,
+                    row.status,
                     row.p99_ms,
                     lambda value: value < SLOW_LATENCY_MS,
                     "{:.2f} ms",
@@ -196,32 +192,12 @@ def verdicts(table: Sequence[VariantRow]) -> list[Verdict]:
             )
         if row.scenario == FAILING_KEY and row.variant == DEFAULT_POLICY.name:
             found.append(
-                _verdict(
+                judge(
                     f"success ≥ {MIN_SUCCESS_RATE:.1%} with the default policy (retries, ejection)",
-                    row,
+                    row.status,
                     row.success_rate,
                     lambda value: value >= MIN_SUCCESS_RATE,
                     "{:.2%}",
                 )
             )
     return found
-
-
-def _verdict(
-    goal: str,
-    row: VariantRow,
-    value: float | None,
-    passes: Callable[[float], bool],
-    form: str,
-) -> Verdict:
-    if value is None:
-        return Verdict(goal, row.status or "not measured", None)
-    return Verdict(goal, form.format(value), passes(value))
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
-def _number(value: float | None, form: str) -> str:
-    return "—" if value is None else form.format(value)

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import report
 from bench.background import Background
-from bench.goals import Verdict
 from bench.machine import Machine
 from bench.resilience_plan import ResiliencePlan, ResilienceScenario
 from bench.resilience_report import (
@@ -18,6 +16,8 @@ from bench.resilience_report import (
     headers,
     instance_cells,
 )
+from bench.table import markdown_table, text_table
+from bench.verdict import Verdict, markdown_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +69,7 @@ def load_text(plan: ResiliencePlan) -> str:
 
 def machine_text(machine: Machine) -> str:
     # nginx plays no part here.
-    return ", ".join(f"{key}: {value}" for key, value in machine.lines() if key != "nginx")
-
-
-def background_line(background: Background) -> str:
-    return (
-        f"Other load on the machine during the rounds: {background.cores:.2f} cores on average"
-        f" over {background.wall_s:.0f} s (CPU time not used by the benchmark's own processes)"
-    )
+    return machine.facts(leave_out=("nginx",))
 
 
 def text(results: Results) -> str:
@@ -85,15 +78,15 @@ def text(results: Results) -> str:
         "",
         f"toolmesh resilience benchmark — {machine_text(results.machine)}",
         load_text(results.plan),
-        background_line(results.background),
+        results.background.sentence(),
     ]
     for found in results.scenarios:
         scenario = found.scenario
         out += ["", f"{scenario.key}: {scenario.title}"]
-        out.append(report.text_table(headers(scenario), cells(scenario, found.table), left=1))
+        out.append(text_table(headers(scenario), cells(scenario, found.table), left=1))
         detail = instance_cells(found.table)
         if detail:
-            out += ["", report.text_table(INSTANCE_HEADERS, detail, left=2)]
+            out += ["", text_table(INSTANCE_HEADERS, detail, left=2)]
         for verdict in found.verdicts:
             out.append(f"goal: {verdict.goal}: {verdict.measured} — {verdict.label}")
     return "\n".join(out)
@@ -106,19 +99,16 @@ def markdown(results: Results, found: ScenarioResults, command: str) -> str:
     out = [
         f"Measured {results.machine.date} by `{command}` ({load_text(results.plan)}).",
         f"Instances: {instances}. Machine: {machine_text(results.machine)}.",
-        f"{background_line(results.background)}.",
+        f"{results.background.sentence()}.",
         "",
-        report.markdown_table(headers(scenario), cells(scenario, found.table), left=1),
+        markdown_table(headers(scenario), cells(scenario, found.table), left=1),
         "",
         COLUMNS,
         "",
         "What each instance saw (attempts, over the same rounds):",
         "",
-        report.markdown_table(INSTANCE_HEADERS, instance_cells(found.table), left=2),
+        markdown_table(INSTANCE_HEADERS, instance_cells(found.table), left=2),
     ]
     if found.verdicts:
-        out += ["", "| goal | measured | verdict |", "| --- | ---: | --- |"]
-        for verdict in found.verdicts:
-            label = f"**{verdict.label}**" if verdict.met is False else verdict.label
-            out.append(f"| {verdict.goal} | {verdict.measured} | {label} |")
+        out += ["", *markdown_rows(found.verdicts)]
     return "\n".join(out)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from bench import policy_cost, report
 from bench.background import Background
 from bench.footprint import EXTRA_TOOLS, Footprint
-from bench.goals import Verdict
 from bench.machine import Machine
 from bench.plan import Plan
+from bench.table import markdown_table, text_table
+from bench.verdict import Verdict, markdown_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +85,6 @@ def footprint_lines(footprint: Footprint, nginx_rss_bytes: int | None) -> list[s
     ]
 
 
-def background_line(background: Background) -> str:
-    """How much other work shared the machine while the rounds ran."""
-    return (
-        f"Other load on the machine during the rounds: {background.cores:.2f} cores on average"
-        f" over {background.wall_s:.0f} s (CPU time not used by the benchmark's own processes)"
-    )
-
-
 def _met_line(verdicts: Sequence[Verdict]) -> str:
     met = sum(1 for v in verdicts if v.met)
     unmeasured = sum(1 for v in verdicts if v.met is None)
@@ -101,20 +94,17 @@ def _met_line(verdicts: Sequence[Verdict]) -> str:
 
 def text(results: Results) -> str:
     """The report printed at the end of a run."""
-    facts = ", ".join(f"{key}: {value}" for key, value in results.machine.lines())
     out = [
         "",
-        f"toolmesh forwarding benchmark — {facts}",
+        f"toolmesh forwarding benchmark — {results.machine.facts()}",
         plan_text(results.plan),
-        background_line(results.background),
+        results.background.sentence(),
         "",
     ]
-    out.append(report.text_table(report.HEADERS, report.cells(results.table)))
+    out.append(text_table(report.HEADERS, report.cells(results.table)))
     if results.policy_costs:
         out += ["", "policy cost (sidecar with its default policy vs `--no-policies`):"]
-        out.append(
-            report.text_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2)
-        )
+        out.append(text_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2))
     out += ["", *footprint_lines(results.footprint, results.nginx_rss_bytes), "", "goals:"]
     width = max((len(v.goal) for v in results.verdicts), default=0)
     out += [f"  {v.goal.ljust(width)}  {v.measured:>12}  {v.label}" for v in results.verdicts]
@@ -130,21 +120,13 @@ def policy_markdown(results: Results, command: str) -> str:
         " interleaved): the sidecar applying its default policy (`with`) against the same"
         " relay started with `--no-policies` (`without`).",
         "",
-        report.markdown_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2),
+        markdown_table(policy_cost.HEADERS, policy_cost.cells(results.policy_costs), left=2),
         "",
         POLICY_COLUMNS,
         "",
-        *_verdict_table(results.policy_verdicts),
+        *markdown_rows(results.policy_verdicts),
     ]
     return "\n".join(out)
-
-
-def _verdict_table(verdicts: Sequence[Verdict]) -> list[str]:
-    out = ["| goal | measured | verdict |", "| --- | ---: | --- |"]
-    for verdict in verdicts:
-        label = f"**{verdict.label}**" if verdict.met is False else verdict.label
-        out.append(f"| {verdict.goal} | {verdict.measured} | {label} |")
-    return out
 
 
 def markdown(results: Results, command: str) -> str:
@@ -152,19 +134,19 @@ def markdown(results: Results, command: str) -> str:
     machine = results.machine
     out = [
         f"Measured {machine.date} by `{command}` ({plan_text(results.plan)}).",
-        f"{background_line(results.background)}.",
+        f"{results.background.sentence()}.",
         "",
         "| machine | |",
         "| --- | --- |",
         *(f"| {key} | {value} |" for key, value in machine.lines()),
         "",
-        report.markdown_table(report.HEADERS, report.cells(results.table)),
+        markdown_table(report.HEADERS, report.cells(results.table)),
         "",
         COLUMNS,
         "",
         *(f"- {line}" for line in footprint_lines(results.footprint, results.nginx_rss_bytes)),
         "",
-        *_verdict_table(results.verdicts),
+        *markdown_rows(results.verdicts),
         "",
         f"{_met_line(results.verdicts)}.",
     ]

@@ -25,34 +25,37 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench import document, profile, report, telemetry_cost
+from bench import command, report, telemetry_cost
+from bench.command import progress
 from bench.descriptors import echo_file_set
 from bench.echo_calls import ECHO_METHOD_NAME, ECHO_SERVICE
+from bench.echo_tool import start_echo
 from bench.h2load import Load
-from bench.machine import describe
+from bench.lineup import PROBE_PAYLOAD_BYTES, READY_DEADLINE_S, one_line
+from bench.machine import Machine, describe
 from bench.mesh import call_timeout_s, register_tool, registry, sidecar
 from bench.plan import Plan, Scenario
 from bench.probe import ProbeError, wait_for_echo
-from bench.processes import RunningProcess, StartError, running, stop
+from bench.processes import RunningProcess, StartError, running
+from bench.profiled_run import PROFILE_SECONDS, add_profile_flags, measured_rps, profile_under_load
 from bench.rounds import Runner, Target, file_slug
 
 REPO = Path(__file__).resolve().parent.parent
-ECHO_LISTENING = re.compile(r"echo listening on (?P<address>\S+)")
+PROG = "python -m bench.telemetry"
 SINK_LISTENING = re.compile(r"otlp sink listening on (?P<address>\S+)")
 SPANS_LINE = re.compile(r"^spans (?P<service>\S+) (?P<total>\d+)$")
-READY_DEADLINE_S = 30.0
 PAYLOAD_BYTES = 256
 SECTION = "telemetry-cost"
 PROFILE_SECTION = "telemetry-profile"
-PROFILE_SECONDS = 10
+TRACED_SIDECAR = "the sidecar with metrics and 100 % tracing"  # what --profile samples
 EXPORT_SETTLE_S = 10.0  # how long to wait for the last batches to reach the sink
 CLOSED = Load(clients=4, streams_per_client=16, requests=20_000)
 
@@ -109,85 +112,70 @@ def spans_seen(lines: Sequence[str]) -> dict[str, int]:
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.telemetry",
-        description="What metrics and tracing cost the sidecar, against telemetry off.",
+    parser = command.parser(
+        PROG, "What metrics and tracing cost the sidecar, against telemetry off."
     )
-    parser.add_argument("--quick", action="store_true", help="small counts, one round")
-    parser.add_argument(
-        "--write", metavar="FILE", type=Path, help="update the generated sections of this file"
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help=f"also sample the 100 %% traced sidecar with py-spy for {PROFILE_SECONDS}s",
-    )
-    parser.add_argument(
-        "--profile-output",
-        metavar="FILE",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "toolmesh-telemetry-profile.txt",
-        help="where py-spy's collapsed stacks go (default: %(default)s)",
+    add_profile_flags(
+        parser,
+        what=f"also sample the 100 %% traced sidecar with py-spy for {PROFILE_SECONDS}s",
+        output_name="toolmesh-telemetry-profile.txt",
     )
     return parser.parse_args(argv)
 
 
-def _progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    """What one run found: the comparisons, the table behind them, the profile section (when
+    profiled) and the machine, described once the rounds are over."""
+
+    costs: list[telemetry_cost.TelemetryCost]
+    table: list[report.Row]
+    profiled: str | None
+    machine: Machine
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the benchmark; returns the exit status described in the module docstring."""
     args = _arguments(sys.argv[1:] if argv is None else argv)
-    h2load_binary = shutil.which("h2load")
-    if h2load_binary is None:
-        print("bench: h2load is not on PATH (Debian package nghttp2-client)", file=sys.stderr)
-        return 2
     plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
-    try:
-        costs, table, profiled = _measure(plan, h2load_binary, args)
-    except (StartError, ProbeError) as error:
-        print(f"bench: cannot run: {error}", file=sys.stderr)
-        return 2
+    found = command.measured(lambda h2load_binary: _measure(plan, h2load_binary, args))
+    if found is None:
+        return command.CANNOT_RUN
+    costs = found.costs
     print(telemetry_cost.text(costs))
     if args.write is not None:
-        command = "python -m bench.telemetry" + (" --quick" if args.quick else "")
-        context = _context(plan, h2load_binary, command)
+        invocation = command.invocation(PROG, args.quick)
+        context = _context(plan, found.machine, invocation)
         sections = {SECTION: telemetry_cost.markdown(costs, context)}
-        if profiled is not None:
-            sections[PROFILE_SECTION] = profiled
-        document.write_sections(args.write, sections, command)
-        _progress(f"wrote the sections {', '.join(sections)} into {args.write}")
+        if found.profiled is not None:
+            sections[PROFILE_SECTION] = found.profiled
+        # Unlike the other benchmarks', these markers name the command with its --quick.
+        command.write_sections(args.write, sections, generator=invocation)
     unexported = any(c.spans is not None and c.spans <= 0 for c in costs) or any(
         c.variant in SAMPLERS and c.spans is None and not c.status for c in costs
     )
-    return 1 if any(row.status for row in table) or unexported else 0
+    return 1 if any(row.status for row in found.table) or unexported else 0
 
 
-def _context(plan: Plan, h2load_binary: str, command: str) -> str:
+def _context(plan: Plan, machine: Machine, invocation: str) -> str:
     load = plan.scenarios[0].load
-    machine = describe(None, h2load_binary)
-    facts = ", ".join(f"{key}: {value}" for key, value in machine.lines() if key != "nginx")
+    # nginx plays no part here.
     return (
-        f"{facts}. `{command}`: {plan.rounds} interleaved round(s) of"
-        f" {load.requests:,} calls per variant, {PAYLOAD_BYTES} B unary Echo, closed loop"
-        f" ({load.clients} connections x {load.streams_per_client} streams), default policy."
+        f"{machine.facts(leave_out=('nginx',))}. `{invocation}`: {plan.rounds} interleaved"
+        f" round(s) of {load.requests:,} calls per variant, {PAYLOAD_BYTES} B unary Echo,"
+        f" closed loop ({load.clients} connections x {load.streams_per_client} streams),"
+        " default policy."
     )
 
 
-def _measure(
-    plan: Plan, h2load_binary: str, args: argparse.Namespace
-) -> tuple[list[telemetry_cost.TelemetryCost], list[report.Row], str | None]:
+def _measure(plan: Plan, h2load_binary: str, args: argparse.Namespace) -> _Measured:
     with (
         tempfile.TemporaryDirectory(prefix="toolmesh-bench-telemetry-") as temp,
         ExitStack() as stack,
     ):
         work = Path(temp)
-        echo_argv = [sys.executable, "-m", "examples.tools.echo", "--listen", "127.0.0.1:0"]
-        echo = stack.enter_context(
-            running("echo", echo_argv, log_dir=work, listening=ECHO_LISTENING, cwd=REPO)
-        )
-        wait_for_echo(echo.address, PAYLOAD_BYTES, "echo tool", READY_DEADLINE_S)
+        echo = start_echo(stack, work, REPO)
+        wait_for_echo(echo.address, PROBE_PAYLOAD_BYTES, "echo tool", READY_DEADLINE_S)
         sink = stack.enter_context(
             running(
                 "otlp-sink",
@@ -197,7 +185,7 @@ def _measure(
                 cwd=REPO,
             )
         )
-        _progress(f"echo tool on {echo.address}, OTLP sink on {sink.address}")
+        progress(f"echo tool on {echo.address}, OTLP sink on {sink.address}")
         registry_process = stack.enter_context(registry(work, REPO))
         register_tool(registry_process.address, "echo", echo_file_set(), echo.address)
         timeout = call_timeout_s(None, ECHO_SERVICE, ECHO_METHOD_NAME)
@@ -205,7 +193,7 @@ def _measure(
             _start(stack, work, registry_process, variant, sink.address, timeout)
             for variant in telemetry_cost.VARIANTS
         ]
-        runner = Runner(h2load_binary, work, echo.pid, _progress)
+        runner = Runner(h2load_binary, work, echo.pid, progress)
         results = runner.run_plan(plan, targets)
         table = report.rows(plan, targets, results)
         spans = _wait_for_spans(sink, targets)
@@ -214,42 +202,17 @@ def _measure(
             traced = next(t for t in targets if t.name == telemetry_cost.TRACING_100)
             if traced.proxy_pid is not None:
                 profiled = _profile(runner, plan, traced, table, args.profile_output)
-    return telemetry_cost.compare(table, spans), table, profiled
+    machine = describe(None, h2load_binary)
+    return _Measured(telemetry_cost.compare(table, spans), table, profiled, machine)
 
 
 def _profile(
     runner: Runner, plan: Plan, target: Target, table: Sequence[report.Row], output: Path
 ) -> str | None:
     """Samples `target`'s sidecar with py-spy during one extra closed-loop run (not measured)."""
-    assert target.proxy_pid is not None
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     scenario = plan.scenarios[0]
-    measured = [row.requests_per_s for row in table if row.target == target.name]
-    rps = measured[0] if measured and measured[0] else 1000.0
-    # Enough requests to outlast the recording, so every sample is taken under load.
-    load = scenario.load
-    sampled = Scenario(
-        scenario.payload_bytes,
-        Load(load.clients, load.streams_per_client, int(rps * (PROFILE_SECONDS + 3))),
-    )
-    recorder = profile.start_recording(py_spy, target.proxy_pid, PROFILE_SECONDS, output)
-    try:
-        result = runner.run_round(target, sampled, -1)
-        found = profile.summarize(profile.finish_recording(recorder, output, PROFILE_SECONDS + 30))
-    except profile.ProfileError as error:
-        _progress(f"no profile: {error}")
-        return None
-    finally:
-        stop(recorder)
-    _progress(f"profiled {target.name}: {found.samples} samples; collapsed stacks in {output}")
-    context = (
-        f"py-spy (`record --native --rate 200`, {PROFILE_SECONDS} s) sampled the sidecar with"
-        f" metrics and 100 % tracing during a closed-loop run ({scenario.payload_label},"
-        f" {load.clients} connections x {load.streams_per_client} streams,"
-        f" {result.requests_per_s:.0f} req/s while sampled"
-        f"{'' if result.valid else ', run INVALID'}):"
-    )
-    return profile.markdown(found, context)
+    rps = measured_rps(table, target.name, scenario)
+    return profile_under_load(runner, target, scenario, rps, TRACED_SIDECAR, output)
 
 
 def _start(
@@ -273,11 +236,11 @@ def _start(
                 env=variant_environment(os.environ, variant, sink_address),
             )
         )
-        wait_for_echo(process.address, PAYLOAD_BYTES, variant, READY_DEADLINE_S)
+        wait_for_echo(process.address, PROBE_PAYLOAD_BYTES, variant, READY_DEADLINE_S)
     except (StartError, ProbeError) as error:
-        _progress(f"{variant} unavailable: {error}")
-        return Target(variant, None, unavailable=" ".join(str(error).split()))
-    _progress(f"{variant} on {process.address} (pid {process.pid})")
+        progress(f"{variant} unavailable: {error}")
+        return Target(variant, None, unavailable=one_line(str(error)))
+    progress(f"{variant} on {process.address} (pid {process.pid})")
     return Target(variant, process.address, proxy_pid=process.pid, tool_timeout_s=tool_timeout_s)
 
 

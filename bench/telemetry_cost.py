@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bench.report import Row, markdown_table, text_table
+from bench.report import Row
+from bench.table import markdown_table, number, rate_cell, status_cells, text_table
 
 OFF = "telemetry off"
 METRICS = "metrics"
@@ -58,9 +59,7 @@ def compare(table: Sequence[Row], spans: Mapping[str, int]) -> list[TelemetryCos
     baseline = next((row for row in table if row.target == OFF), None)
     found: list[TelemetryCost] = []
     for row in table:
-        problem = _problem(row) or (
-            _problem(baseline) if baseline is not None else f"no {OFF!r} row"
-        )
+        problem = row.problem or (baseline.problem if baseline is not None else f"no {OFF!r} row")
         if problem:
             found.append(TelemetryCost(row.target, status=problem))
             continue
@@ -80,10 +79,6 @@ def compare(table: Sequence[Row], spans: Mapping[str, int]) -> list[TelemetryCos
             )
         )
     return found
-
-
-def _problem(row: Row) -> str:
-    return f"{row.status} ({row.target})" if row.status else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,37 +129,25 @@ HEADERS = (
 
 def cells(costs: Sequence[TelemetryCost]) -> list[list[str]]:
     """Text cells matching HEADERS; a row that could not be compared carries its reason in
-    the fourth cell (where `report.text_table` looks for a status)."""
+    the status cell (`table.status_cells`)."""
     lines = []
     for cost in costs:
         if cost.status:
-            lines.append([cost.variant, "", "", cost.status, *([""] * (len(HEADERS) - 4))])
+            lines.append(status_cells([cost.variant], cost.status, len(HEADERS)))
             continue
         lines.append(
             [
                 cost.variant,
-                _rate(cost),
-                _number(cost.rps_ratio, "{:.2f}x"),
-                _number(cost.cpu_us, "{:.0f}"),
-                _number(cost.added_cpu_us, "{:+.0f}"),
-                _number(cost.p50_ms, "{:.2f}"),
-                _number(cost.p99_ms, "{:.2f}"),
+                rate_cell(cost.rps, cost.rps_low, cost.rps_high),
+                number(cost.rps_ratio, "{:.2f}x"),
+                number(cost.cpu_us, "{:.0f}"),
+                number(cost.added_cpu_us, "{:+.0f}"),
+                number(cost.p50_ms, "{:.2f}"),
+                number(cost.p99_ms, "{:.2f}"),
                 "—" if cost.spans is None else f"{cost.spans:,}",
             ]
         )
     return lines
-
-
-def _rate(cost: TelemetryCost) -> str:
-    """The median req/s, with the range over rounds when there were several."""
-    median_text = _number(cost.rps, "{:.0f}")
-    if cost.rps_low is None or cost.rps_high is None or cost.rps_low == cost.rps_high:
-        return median_text
-    return f"{median_text} ({cost.rps_low:.0f}-{cost.rps_high:.0f})"
-
-
-def _number(value: float | None, form: str) -> str:
-    return "—" if value is None else form.format(value)
 
 
 def _verdict_line(verdict: Verdict) -> str:

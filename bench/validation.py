@@ -9,13 +9,26 @@ these problems, never as a number.
 Where failed calls are the point of the measurement (a flaky tool instance), the same
 transport checks apply, and the calls that succeeded are counted from the DATA bytes: every
 successful call returns exactly one answer of known size, every failed one none.
+
+A table row pools rounds, and counts only when every one of them does (`row_status`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from bench.h2load import LogEntry, Summary
+
+
+class CheckedRun(Protocol):
+    """A run checked by this module: valid when `problems` is empty."""
+
+    @property
+    def valid(self) -> bool: ...
+
+    @property
+    def problems(self) -> Sequence[str]: ...
 
 
 def problems(
@@ -97,3 +110,19 @@ def successful_calls(
             f"received {answers} answers of {response_bytes} bytes for {requests} requests"
         )
     return (None if found else answers), found
+
+
+def row_status(runs: Sequence[CheckedRun], *, unavailable: str | None) -> str:
+    """The status of a table row pooling `runs` (its rounds): empty when there are some and
+    every one counts. Otherwise `UNAVAILABLE: <unavailable>` when the target did not start
+    (`unavailable`, the reason, is not None), `UNAVAILABLE: not run` when no round ran, or
+    `INVALID (k/n rounds): ...` with the problems of the first invalid round: a figure is only
+    shown when every round behind it counts."""
+    if unavailable is not None:
+        return f"UNAVAILABLE: {unavailable}"
+    if not runs:
+        return "UNAVAILABLE: not run"
+    invalid = [run for run in runs if not run.valid]
+    if invalid:
+        return f"INVALID ({len(invalid)}/{len(runs)} rounds): {'; '.join(invalid[0].problems)}"
+    return ""

@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from bench.echo_tool import echo_argv
 from bench.instances import CallCounts, InstanceSpec, parse_report, start_instances
 from bench.probe import wait_for_echo
 
@@ -28,12 +29,12 @@ def test_counts_subtract_add_and_say_what_was_answered() -> None:
 
 
 def test_the_command_line_carries_label_seed_and_faults() -> None:
-    argv = InstanceSpec("slow", latency_ms=50, fail_rate=0.25).argv(seed=7)
+    argv = echo_argv(InstanceSpec("slow", latency_ms=50, fail_rate=0.25).options(seed=7))
     assert argv[1:5] == ["-m", "examples.tools.echo", "--listen", "127.0.0.1:0"]
     text = " ".join(argv)
     assert "--instance slow --seed 7 --report-calls" in text
     assert "--latency-ms 50" in text and "--fail-rate 0.25" in text
-    plain = InstanceSpec("fast").argv(seed=1)
+    plain = InstanceSpec("fast").options(seed=1)
     assert "--latency-ms" not in plain and "--fail-rate" not in plain
 
 

@@ -12,8 +12,10 @@ from bench.h2load import Load
 from bench.machine import Machine
 from bench.plan import Plan, Scenario
 from bench.policy_cost import HEADERS, cells, compare
-from bench.report import SIDECAR, SIDECAR_NO_POLICY, rows, text_table
+from bench.report import SIDECAR, SIDECAR_NO_POLICY, rows
 from bench.rounds import RoundResult, Target
+from bench.table import text_table
+from tests.bench.round_results import round_result
 
 CLOSED = Scenario(256, Load(4, 16, 1000))
 FIXED = Scenario(256, Load(5, 8, 1000, rps_per_client=100))
@@ -33,17 +35,8 @@ def _round(
     latency_us: int = 1000,
     problems: tuple[str, ...] = (),
 ) -> RoundResult:
-    return RoundResult(
-        target=target,
-        scenario=scenario,
-        index=0,
-        problems=problems,
-        requests=1000,
-        requests_per_s=rps,
-        durations_us=(latency_us,) * 1000,
-        proxy_cpu_s=cpu_s,
-        tool_cpu_s=0.25,
-        proxy_rss_bytes=50_000_000 if cpu_s is not None else None,
+    return round_result(
+        target, scenario, rps, latency_us=latency_us, proxy_cpu_s=cpu_s, problems=problems
     )
 
 

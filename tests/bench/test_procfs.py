@@ -12,6 +12,7 @@ from bench.procfs import (
     busy_seconds_from_stat,
     cpu_seconds,
     cpu_ticks_from_stat,
+    read_proc_file,
     rss_bytes,
     rss_kib_from_status,
     syscalls_from_io,
@@ -54,3 +55,10 @@ def test_read_and_write_calls_from_io() -> None:
 def test_machine_busy_time_counts_interrupts_but_not_idle() -> None:
     text = "cpu  100 20 30 5000 7 8 9 0 0 0\ncpu0 50 10 15 2500 3 4 4 0 0 0\n"
     assert busy_seconds_from_stat(text) == pytest.approx(167 / os.sysconf("SC_CLK_TCK"))
+
+
+def test_a_file_that_cannot_be_read_is_named_in_the_error() -> None:
+    missing = "/proc/0/status"  # pid 0 has no /proc entry
+    with pytest.raises(ProcError, match=r"^/proc/0/status: "):
+        read_proc_file(missing)
+    assert read_proc_file(f"/proc/{os.getpid()}/status").startswith("Name:")

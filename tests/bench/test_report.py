@@ -10,6 +10,7 @@ from bench.h2load import Load
 from bench.plan import Plan, Scenario
 from bench.report import cells, rows
 from bench.rounds import RoundResult, Target
+from tests.bench.round_results import round_result
 
 CLOSED = Scenario(256, Load(4, 16, 1000))
 FIXED = Scenario(256, Load(5, 8, 1000, rps_per_client=100))
@@ -20,18 +21,9 @@ LINEUP = [Target("direct", "a:1"), Target("sidecar", "b:1", proxy_pid=2)]
 def _round(
     target: str, scenario: Scenario, rps: float, latency_us: int, problems: tuple[str, ...] = ()
 ) -> RoundResult:
-    proxy = target != "direct"
-    return RoundResult(
-        target=target,
-        scenario=scenario,
-        index=0,
-        problems=problems,
-        requests=1000,
-        requests_per_s=rps,
-        durations_us=(latency_us,) * 1000,
-        proxy_cpu_s=0.08 if proxy else None,
-        tool_cpu_s=0.25,
-        proxy_rss_bytes=50_000_000 if proxy else None,
+    proxy_cpu_s = 0.08 if target != "direct" else None
+    return round_result(
+        target, scenario, rps, latency_us=latency_us, proxy_cpu_s=proxy_cpu_s, problems=problems
     )
 
 

@@ -11,7 +11,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from bench.h2load import Load
 from bench.otlp_sink import spans_by_service
 from bench.plan import Scenario
-from bench.report import Row, text_table
+from bench.report import Row
+from bench.table import text_table
 from bench.telemetry import service_name, spans_seen, variant_environment
 from bench.telemetry_cost import (
     HEADERS,

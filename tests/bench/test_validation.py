@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+import pytest
 
 from bench.h2load import LogEntry, Summary
-from bench.validation import problems, successful_calls
+from bench.validation import problems, row_status, successful_calls
 
 N = 100
 RESPONSE = 277
@@ -115,3 +117,32 @@ def test_transport_failures_void_a_run_with_failures_expected_too() -> None:
         None,
         ["h2load printed no report"],
     )
+
+
+@dataclass(frozen=True)
+class _Run:
+    problems: tuple[str, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+@pytest.mark.parametrize(
+    ("runs", "unavailable", "status"),
+    [
+        ([_Run(), _Run()], None, ""),
+        ([], "it crashed", "UNAVAILABLE: it crashed"),
+        ([_Run()], "it crashed", "UNAVAILABLE: it crashed"),  # stale rounds do not count
+        ([], None, "UNAVAILABLE: not run"),
+        (
+            [_Run(), _Run(("3 requests errored", "short log")), _Run(("other",))],
+            None,
+            "INVALID (2/3 rounds): 3 requests errored; short log",
+        ),
+    ],
+)
+def test_a_row_counts_only_when_every_round_behind_it_does(
+    runs: list[_Run], unavailable: str | None, status: str
+) -> None:
+    assert row_status(runs, unavailable=unavailable) == status

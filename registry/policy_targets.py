@@ -146,13 +146,42 @@ def stale_policy_problems(
     return stale
 
 
-def tools_naming_fallback(name: str, states: Iterable[registry_pb2.ToolState]) -> list[str]:
-    """The tools among `states` whose policy names tool `name` as a fallback, sorted."""
-    return sorted(
-        state.tool.name
-        for state in states
-        if state.tool.HasField("policy") and name in fallback_names(state.tool.policy)
-    )
+def lost_fallback_problems(
+    removed: str, states: Iterable[registry_pb2.ToolState]
+) -> dict[str, list[str]]:
+    """After tool `removed` was deregistered, each stored policy field naming it as a fallback.
+
+    Returns the problems by tool name (one per field, the tool's own fallback first), leaving
+    out tools whose policy does not name `removed`.
+    """
+    lost: dict[str, list[str]] = {}
+    for state in sorted(states, key=lambda state: state.tool.name):
+        if not state.tool.HasField("policy"):
+            continue
+        paths = [
+            path for path, name in fallback_fields(state.tool.policy, "policy") if name == removed
+        ]
+        if paths:
+            lost[state.tool.name] = [
+                f"{path}: tool {removed!r} is not registered, so a failed call gets no "
+                "fallback there until it is registered again"
+                for path in paths
+            ]
+    return lost
+
+
+def stale_policy_warnings(change: str, stale: Mapping[str, Sequence[str]]) -> list[str]:
+    """One line per problem of `stale` (problems by tool name), saying which change caused it.
+
+    `change` completes "after ...", e.g. "tool 'backup' was registered". Tools come in name
+    order, each tool's problems in the order given. These lines are what the registry logs and
+    returns in a response's `warnings`.
+    """
+    return [
+        f"the policy of tool {tool!r} is stale after {change}: {problem}"
+        for tool in sorted(stale)
+        for problem in stale[tool]
+    ]
 
 
 # -- methods keys ------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ SetPolicy): its `methods` keys against the tool's methods, its fallbacks against
 policy that is not being written never makes a write fail: registering a fallback tool again
 with other method shapes, deregistering it, or registering a tool again without a policy (its
 stored policy is kept) is accepted, like deregistering a fallback always was, so that no tool's
-deployment is blocked by another's policy. The policies this leaves stale are logged as
-warnings naming the tool and every problem; sidecars treat a missing fallback as none.
+deployment is blocked by another's policy. The policies this leaves stale are reported as
+warnings, one line per problem naming the tool, the field in its policy and the problem: logged,
+and returned in the response's `warnings` so that whoever made the change sees them. Sidecars
+treat a missing fallback as none.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from registry.policy_targets import (
     MethodShapes,
     PolicyTargets,
     fallback_names,
+    lost_fallback_problems,
     stale_policy_problems,
+    stale_policy_warnings,
     tool_methods,
-    tools_naming_fallback,
 )
 from registry.store import Store
 from registry.tables import timestamp
@@ -122,40 +125,28 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
             return None
         return PolicyTargets(request.tool, tool_methods(state.tool), fallbacks.methods)
 
-    async def _warn_of_stale_policies(self, registered: str) -> None:
-        """Logs the stored policies that tool `registered`, just registered again, no longer
-        fits (see the module docstring: the registration itself is not refused)."""
-        try:
-            states, _ = await self._store.list_tools()
-        except RegistryError as error:
-            # The registration is committed: report it as done, and say what was not checked.
-            _log.error("could not check the policies naming tool %r: %s", registered, error)
-            return
-        for tool, problems in stale_policy_problems(registered, states).items():
-            _log.warning(
-                "tool %r was registered; the stored policy of tool %r no longer fits the "
-                "tools it names (fix it with SetPolicy): %s",
-                registered,
-                tool,
-                "; ".join(problems),
-            )
+    async def _stale_policy_warnings(
+        self,
+        change: str,
+        problems_after: Callable[[list[registry_pb2.ToolState]], Mapping[str, list[str]]],
+    ) -> list[str]:
+        """The warnings for the stored policies a committed change left stale, each logged.
 
-    async def _warn_of_lost_fallback(self, deregistered: str) -> None:
-        """Logs the tools whose policy names the tool just deregistered as a fallback."""
+        `change` completes "after ..." (e.g. "tool 'backup' was registered");
+        `problems_after` finds the stale policies' problems, by tool, in the tools as stored
+        now. The change itself is never undone or refused here (see the module docstring).
+        """
         try:
             states, _ = await self._store.list_tools()
         except RegistryError as error:
-            # The deregistration is committed: report it as done, and say what was not checked.
-            _log.error("could not check the policies naming tool %r: %s", deregistered, error)
-            return
-        dependents = tools_naming_fallback(deregistered, states)
-        if dependents:
-            _log.warning(
-                "tool %r was deregistered, and the policies of %s name it as a fallback: "
-                "their sidecars now use no fallback there until the tool is registered again",
-                deregistered,
-                ", ".join(repr(name) for name in dependents),
-            )
+            # The change is committed: report it as done, and say what was not checked.
+            warning = f"the policies that may be stale after {change} were not checked: {error}"
+            _log.error("%s", warning)
+            return [warning]
+        warnings = stale_policy_warnings(change, problems_after(states))
+        for warning in warnings:
+            _log.warning("%s", warning)
+        return warnings
 
     async def RegisterTool(
         self, request: registry_pb2.RegisterToolRequest, context: Context
@@ -166,9 +157,15 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
                 request.tool, unregistered=fallbacks.missing, fallbacks=fallbacks.methods
             )
             state, version, created = await self._store.register_tool(definition)
+            name = definition.tool.name
             # Even when created: a fallback deregistered then registered anew may differ.
-            await self._warn_of_stale_policies(definition.tool.name)
-            return registry_pb2.RegisterToolResponse(state=state, version=version, created=created)
+            warnings = await self._stale_policy_warnings(
+                f"tool {name!r} was registered",
+                lambda states: stale_policy_problems(name, states),
+            )
+            return registry_pb2.RegisterToolResponse(
+                state=state, version=version, created=created, warnings=warnings
+            )
 
         return await self._mutation(context, handle)
 
@@ -178,8 +175,11 @@ class RegistryService(registry_pb2_grpc.RegistryServicer):  # type: ignore[misc]
         async def handle() -> registry_pb2.DeregisterToolResponse:
             name = require_tool_name(request.name, "name")
             version = await self._store.deregister_tool(name)
-            await self._warn_of_lost_fallback(name)
-            return registry_pb2.DeregisterToolResponse(version=version)
+            warnings = await self._stale_policy_warnings(
+                f"tool {name!r} was deregistered",
+                lambda states: lost_fallback_problems(name, states),
+            )
+            return registry_pb2.DeregisterToolResponse(version=version, warnings=warnings)
 
         return await self._mutation(context, handle)
 

@@ -2,12 +2,18 @@
 
 `register_tool` is the one path from a `ToolSpec` to an acknowledged registration; the CLI
 command and the demo both use it.
+
+The registry accepts a change that leaves other policies stale (a fallback tool registered with
+other method shapes, or deregistered) and says so in its response's `warnings`: both commands
+print each on stderr as `toolmesh VERB: warning: ...`, after the line saying what was done, and
+still exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +57,7 @@ class Registered:
     endpoint_count: int
     registry_version: int
     created: bool
+    warnings: tuple[str, ...] = ()  # stale policies elsewhere, one line each (not refusals)
 
     def summary(self) -> str:
         """One line for people: `registered echo (services echo.v1.Echo; 2 endpoints) at ...`."""
@@ -116,11 +123,30 @@ def register_tool(
         endpoint_count=len(state.tool.endpoints) + len(state.instances),
         registry_version=response.version,
         created=response.created,
+        warnings=tuple(response.warnings),
     )
 
 
-def deregister_tool(name: str, registry: Address, *, token: str | None, timeout: timedelta) -> int:
-    """Removes the tool `name`; returns the registry version of the change."""
+@dataclass(frozen=True)
+class Deregistered:
+    """What the registry acknowledged of a deregistration."""
+
+    name: str
+    registry_version: int
+    warnings: tuple[str, ...] = ()  # stale policies elsewhere, one line each (not refusals)
+
+    def summary(self) -> str:
+        """One line for people: `deregistered echo at registry version 7`."""
+        return f"deregistered {self.name} at registry version {self.registry_version}"
+
+
+def deregister_tool(
+    name: str, registry: Address, *, token: str | None, timeout: timedelta
+) -> Deregistered:
+    """Removes the tool `name`; returns once the registry acknowledged it.
+
+    Raises Unreachable or Refused (NOT_FOUND for an unknown tool).
+    """
     with open_channel(registry) as channel:
         stub = registry_pb2_grpc.RegistryStub(channel)  # type: ignore[no-untyped-call]
         try:
@@ -135,7 +161,9 @@ def deregister_tool(name: str, registry: Address, *, token: str | None, timeout:
             )
         except grpc.RpcError as error:
             raise refused("registry", registry, error) from None
-    return int(response.version)
+    return Deregistered(
+        name=name, registry_version=int(response.version), warnings=tuple(response.warnings)
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> ToolSpec:
@@ -192,23 +220,40 @@ def spec_from_args(args: argparse.Namespace) -> ToolSpec:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    """`toolmesh register`: prints one line once the registry acknowledged the tool."""
+    """`toolmesh register`: prints one line once the registry acknowledged the tool, and each
+    of the registry's warnings on stderr."""
     spec = spec_from_args(args)
     registry = values.address(lookup(args, find("register", "registry")))
     token = values.token(lookup(args, find("register", "token_file")))
     timeout = values.duration(lookup(args, find("register", "timeout")))
-    print(register_tool(spec, registry, token=token, timeout=timeout).summary())
+    registered = register_tool(spec, registry, token=token, timeout=timeout)
+    print(registered.summary())
+    _print_warnings("toolmesh register", registered.warnings)
     return 0
 
 
 def run_deregister(args: argparse.Namespace) -> int:
-    """`toolmesh deregister NAME`: prints one line once the registry removed the tool."""
+    """`toolmesh deregister NAME`: prints one line once the registry removed the tool, and each
+    of the registry's warnings on stderr."""
     registry = values.address(lookup(args, find("deregister", "registry")))
     token = values.token(lookup(args, find("deregister", "token_file")))
     timeout = values.duration(lookup(args, find("deregister", "timeout")))
-    version = deregister_tool(args.name, registry, token=token, timeout=timeout)
-    print(f"deregistered {args.name} at registry version {version}")
+    deregistered = deregister_tool(args.name, registry, token=token, timeout=timeout)
+    print(deregistered.summary())
+    _print_warnings("toolmesh deregister", deregistered.warnings)
     return 0
+
+
+def _print_warnings(command: str, warnings: Iterable[str]) -> None:
+    """Each warning as one stderr line, `COMMAND: warning: ...`, like `main` prints errors.
+
+    stdout is flushed first so that, on a terminal, the summary line comes before them. Any
+    line break in a warning (the registry sends one line each) is folded, so that a script
+    reading stderr line by line sees one warning a line.
+    """
+    sys.stdout.flush()
+    for warning in warnings:
+        print(f"{command}: warning: {' '.join(warning.split())}", file=sys.stderr)
 
 
 def _manifest(args: argparse.Namespace) -> Manifest:

@@ -61,3 +61,44 @@ def write_greeter(root: Path) -> tuple[Path, Path]:
     greeter = package / "greeter.proto"
     greeter.write_text(GREETER)
     return root, greeter
+
+
+# A stand-in for Greeter (same message types), and the same tool changed to take another
+# request type: a fallback the first fits and the second does not.
+BACKUP = """\
+syntax = "proto3";
+package demo.v1;
+
+import "demo/v1/greeter.proto";
+
+// Greets when Greeter cannot.
+service BackupGreeter {
+  // Greets one person.
+  rpc Greet(GreetRequest) returns (GreetResponse);
+}
+"""
+
+CHANGED_BACKUP = """\
+syntax = "proto3";
+package demo.v1;
+
+import "demo/v1/greeter.proto";
+
+// Greets when Greeter cannot, from a request of its own.
+service BackupGreeter {
+  // Greets one person.
+  rpc Greet(BackupRequest) returns (GreetResponse);
+}
+
+message BackupRequest {
+  string name = 1;
+}
+"""
+
+
+def write_backup(root: Path, text: str = BACKUP) -> Path:
+    """Writes `root/demo/v1/backup.proto` (beside `write_greeter`'s files, which it imports)."""
+    backup = root / "demo" / "v1" / "backup.proto"
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    backup.write_text(text)
+    return backup

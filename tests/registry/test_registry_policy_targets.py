@@ -1,7 +1,7 @@
 """A policy's `methods` keys must name methods of its tool, and its fallbacks must be able to
 serve the calls sent to them: checked by `registry.policy_targets` (pure, first) and enforced
-by RegisterTool and SetPolicy (through gRPC, after). Writes that leave another tool's stored
-policy stale are accepted and logged."""
+by RegisterTool and SetPolicy (through gRPC, after). Writes that leave a stored policy stale
+are accepted, logged, and answered with one warning per problem."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from google.protobuf import descriptor_pb2
 
 from mesh.api.v1 import policy_pb2, registry_pb2
 from mesh.descriptors import MethodShape
+from registry.errors import StorageFailure
 from registry.policy_targets import (
     PolicyTargets,
+    lost_fallback_problems,
     stale_policy_problems,
+    stale_policy_warnings,
     target_problems,
     tool_methods,
-    tools_naming_fallback,
 )
 from tests.registry.registry_harness import Registry, make_tool
 
@@ -294,6 +296,14 @@ def stored(
     return registry_pb2.ToolState(tool=tool)
 
 
+def lost(path: str, removed: str = "backup") -> str:
+    """The problem of a policy field naming a deregistered fallback."""
+    return (
+        f"{path}: tool {removed!r} is not registered, so a failed call gets no fallback there "
+        "until it is registered again"
+    )
+
+
 SUMM_FILES = descriptors("summ.v1", {"Summarizer": [Rpc("Summarize"), Rpc("Translate")]})
 BACKUP_FILES = descriptors("summ.v1", {"Backup": [Rpc("Summarize")]})
 CHANGED_BACKUP_FILES = descriptors("backup.v1", {"Backup": [Rpc("Summarize")]})
@@ -333,8 +343,36 @@ def test_stale_policies_are_those_of_the_changed_tool_and_of_tools_naming_it() -
     assert list(stale_policy_problems("unrelated", states)) == ["unrelated"]
     states[1] = stored("backup", BACKUP_FILES)
     assert stale_policy_problems("backup", states[:2]) == {"summarizer": [stale["summarizer"][1]]}
-    assert tools_naming_fallback("backup", states) == ["summarizer"]
-    assert tools_naming_fallback("summarizer", states) == []
+
+
+def test_a_removed_fallback_is_reported_at_every_field_naming_it() -> None:
+    by_method = policy(
+        "backup",
+        Summarize=policy_pb2.MethodPolicy(fallback="backup"),
+        Translate=policy_pb2.MethodPolicy(fallback="other"),
+    )
+    states = [
+        stored("translator", SUMM_FILES, policy(Translate=policy_pb2.MethodPolicy(fallback=""))),
+        stored("summarizer", SUMM_FILES, by_method),
+        stored("other", BACKUP_FILES),
+        stored("aaa", SUMM_FILES, policy("backup")),
+    ]
+    assert lost_fallback_problems("backup", states) == {
+        "aaa": [lost("policy.fallback")],
+        "summarizer": [lost("policy.fallback"), lost("policy.methods.Summarize.fallback")],
+    }
+    assert list(lost_fallback_problems("other", states)) == ["summarizer"]
+    assert lost_fallback_problems("translator", states) == {}
+
+
+def test_warnings_are_one_line_per_problem_by_tool_name_saying_what_changed() -> None:
+    stale = {"zed": ["policy.fallback: z"], "abc": ["policy.methods: a", "policy.fallback: b"]}
+    assert stale_policy_warnings("tool 'backup' was registered", stale) == [
+        "the policy of tool 'abc' is stale after tool 'backup' was registered: policy.methods: a",
+        "the policy of tool 'abc' is stale after tool 'backup' was registered: policy.fallback: b",
+        "the policy of tool 'zed' is stale after tool 'backup' was registered: policy.fallback: z",
+    ]
+    assert stale_policy_warnings("tool 'backup' was registered", {}) == []
 
 
 # -- through the Registry API ------------------------------------------------------------------
@@ -421,51 +459,129 @@ async def test_set_policy_of_an_unknown_tool_is_not_found(registry: Registry) ->
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_changing_or_removing_a_fallback_is_accepted_and_logged(
+def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == SERVICE_LOG]
+
+
+def stale_after(change: str, tool: str, problem: str) -> str:
+    return f"the policy of tool {tool!r} is stale after {change}: {problem}"
+
+
+async def test_changing_a_fallbacks_shape_is_accepted_and_the_caller_warned(
     registry: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
     await register(registry, "backup", BACKUP_FILES)
     await register(registry, "summarizer", SUMM_FILES, policy=policy("backup"))
     caplog.set_level(logging.WARNING, logger=SERVICE_LOG)
 
-    await register(registry, "backup", CHANGED_BACKUP_FILES)
-    [changed] = [r.getMessage() for r in caplog.records if r.name == SERVICE_LOG]
-    assert changed.startswith(
-        "tool 'backup' was registered; the stored policy of tool 'summarizer' no longer fits"
+    response = await registry.stub.RegisterTool(
+        registry_pb2.RegisterToolRequest(tool=make_tool("backup", CHANGED_BACKUP_FILES))
     )
-    assert "policy.fallback: tool 'backup' method Summarize takes backup.v1.Req" in changed
+    assert isinstance(response, registry_pb2.RegisterToolResponse)
+    expected = stale_after("tool 'backup' was registered", "summarizer", CHANGED_BACKUP_PROBLEM)
+    assert list(response.warnings) == [expected]
+    assert logged(caplog) == [expected]
+    assert not response.created
+    assert response.state.tool.descriptors == CHANGED_BACKUP_FILES
     assert (await stored_policy(registry, "summarizer")).fallback == "backup"
 
+
+async def test_deregistering_a_fallback_is_accepted_and_the_caller_warned(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    await register(registry, "backup", BACKUP_FILES)
+    await register(registry, "summarizer", SUMM_FILES, policy=policy("backup"))
+    by_method = policy(Summarize=policy_pb2.MethodPolicy(fallback="backup"))
+    digest_files = descriptors("summ.v1", {"Digest": [Rpc("Summarize")]})
+    await register(registry, "digest", digest_files, policy=by_method)
+    await register(registry, "unrelated", descriptors("u.v1", {"U": [Rpc("Get")]}))
+    caplog.set_level(logging.WARNING, logger=SERVICE_LOG)
+
+    response = await registry.stub.DeregisterTool(registry_pb2.DeregisterToolRequest(name="backup"))
+    assert isinstance(response, registry_pb2.DeregisterToolResponse)
+    change = "tool 'backup' was deregistered"
+    expected = [
+        stale_after(change, "digest", lost("policy.methods.Summarize.fallback")),
+        stale_after(change, "summarizer", lost("policy.fallback")),
+    ]
+    assert list(response.warnings) == expected
+    assert logged(caplog) == expected
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await registry.stub.GetTool(registry_pb2.GetToolRequest(name="backup"))
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
     caplog.clear()
-    await registry.stub.DeregisterTool(registry_pb2.DeregisterToolRequest(name="backup"))
-    [removed] = [r.getMessage() for r in caplog.records if r.name == SERVICE_LOG]
-    assert removed.startswith(
-        "tool 'backup' was deregistered, and the policies of 'summarizer' name it as a fallback"
-    )
+    quiet = await registry.stub.DeregisterTool(registry_pb2.DeregisterToolRequest(name="unrelated"))
+    assert list(quiet.warnings) == []
+    assert logged(caplog) == []
 
 
-async def test_a_registration_keeping_a_policy_it_no_longer_fits_is_accepted_and_logged(
+async def test_a_registration_keeping_a_policy_it_no_longer_fits_is_accepted_and_warned(
     registry: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
     written = policy(Translate=policy_pb2.MethodPolicy(idempotent=True))
     await register(registry, "summarizer", SUMM_FILES, policy=written)
     caplog.set_level(logging.WARNING, logger=SERVICE_LOG)
-    await register(
-        registry, "summarizer", descriptors("summ.v1", {"Summarizer": [Rpc("Summarize")]})
+    response = await registry.stub.RegisterTool(
+        registry_pb2.RegisterToolRequest(
+            tool=make_tool("summarizer", descriptors("summ.v1", {"Summarizer": [Rpc("Summarize")]}))
+        )
     )
     assert await stored_policy(registry, "summarizer") == written
-    [warning] = [r.getMessage() for r in caplog.records if r.name == SERVICE_LOG]
-    assert warning.endswith(
-        "policy.methods: 'Translate' is not a method of tool 'summarizer' (its methods: Summarize)"
+    expected = stale_after(
+        "tool 'summarizer' was registered",
+        "summarizer",
+        "policy.methods: 'Translate' is not a method of tool 'summarizer' (its methods: Summarize)",
     )
+    assert list(response.warnings) == [expected]
+    assert logged(caplog) == [expected]
 
 
-async def test_a_registration_that_breaks_no_policy_logs_nothing(
+async def test_a_fallback_registered_anew_with_another_shape_is_warned_of(
+    registry: Registry,
+) -> None:
+    await register(registry, "backup", BACKUP_FILES)
+    await register(registry, "summarizer", SUMM_FILES, policy=policy("backup"))
+    await registry.stub.DeregisterTool(registry_pb2.DeregisterToolRequest(name="backup"))
+    response = await registry.stub.RegisterTool(
+        registry_pb2.RegisterToolRequest(tool=make_tool("backup", CHANGED_BACKUP_FILES))
+    )
+    assert response.created
+    assert list(response.warnings) == [
+        stale_after("tool 'backup' was registered", "summarizer", CHANGED_BACKUP_PROBLEM)
+    ]
+
+
+async def test_a_registration_that_breaks_no_policy_warns_of_nothing(
     registry: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
     await register(registry, "backup", BACKUP_FILES)
     await register(registry, "summarizer", SUMM_FILES, policy=policy("backup"))
     caplog.set_level(logging.WARNING, logger=SERVICE_LOG)
-    await register(registry, "backup", BACKUP_FILES, version="2")
-    await register(registry, "summarizer", SUMM_FILES, version="2")
-    assert [r.getMessage() for r in caplog.records if r.name == SERVICE_LOG] == []
+    for name, files in (("backup", BACKUP_FILES), ("summarizer", SUMM_FILES)):
+        response = await registry.stub.RegisterTool(
+            registry_pb2.RegisterToolRequest(tool=make_tool(name, files, version="2"))
+        )
+        assert list(response.warnings) == [], name
+    assert logged(caplog) == []
+
+
+async def test_a_change_whose_check_failed_says_what_was_not_checked(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await register(registry, "backup", BACKUP_FILES)
+    await register(registry, "summarizer", SUMM_FILES, policy=policy("backup"))
+
+    async def failing_list_tools() -> tuple[list[registry_pb2.ToolState], int]:
+        raise StorageFailure("database is locked")
+
+    monkeypatch.setattr(registry.running.store, "list_tools", failing_list_tools)
+    caplog.set_level(logging.WARNING, logger=SERVICE_LOG)
+    response = await registry.stub.DeregisterTool(registry_pb2.DeregisterToolRequest(name="backup"))
+    expected = (
+        "the policies that may be stale after tool 'backup' was deregistered were not checked: "
+        "database is locked"
+    )
+    assert list(response.warnings) == [expected]
+    assert logged(caplog) == [expected]
+    assert [r.levelno for r in caplog.records if r.name == SERVICE_LOG] == [logging.ERROR]

@@ -76,14 +76,16 @@ class RegisterToolRequest(_message.Message):
     def __init__(self, tool: _Optional[_Union[Tool, _Mapping]] = ...) -> None: ...
 
 class RegisterToolResponse(_message.Message):
-    __slots__ = ("state", "version", "created")
+    __slots__ = ("state", "version", "created", "warnings")
     STATE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     state: ToolState
     version: int
     created: bool
-    def __init__(self, state: _Optional[_Union[ToolState, _Mapping]] = ..., version: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, state: _Optional[_Union[ToolState, _Mapping]] = ..., version: _Optional[int] = ..., created: _Optional[bool] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeregisterToolRequest(_message.Message):
     __slots__ = ("name",)
@@ -92,10 +94,12 @@ class DeregisterToolRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DeregisterToolResponse(_message.Message):
-    __slots__ = ("version",)
+    __slots__ = ("version", "warnings")
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     version: int
-    def __init__(self, version: _Optional[int] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddEndpointsRequest(_message.Message):
     __slots__ = ("tool", "endpoints")

@@ -101,7 +101,8 @@ class RegistryServicer:
     def RegisterTool(self, request, context):
         """Creates a tool or replaces its definition (version, description, annotations,
         descriptors, services and static endpoints). Leased instances are kept. The policy is
-        replaced only when the request carries one.
+        replaced only when the request carries one. Policies the change leaves stale (this
+        tool's kept one, or those naming it as a fallback) do not stop it: see `warnings`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +110,7 @@ class RegistryServicer:
 
     def DeregisterTool(self, request, context):
         """Removes a tool with its endpoints, instances and policy. NOT_FOUND when unknown.
+        Policies naming it as a fallback do not stop it: see `warnings`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,29 +37,19 @@ WRITE_BUFFER_HIGH = 256 << 10  # bytes in a transport's buffer before DATA waits
 class WriteBatch:
     """Connections with frames not yet written; `flush()` writes each one once.
 
-    Event handlers call `schedule()`: the flush then runs once after every I/O callback of
-    the current loop iteration, so frames that several agent connections sent towards one
-    endpoint connection in the same iteration leave in one write (a third of the CPU is
-    `write` system calls otherwise).
+    Frames are appended to their connection's `out` while an event is handled; the owner of
+    the event (data_received, a timer, a connect callback) calls `flush()` when it is done,
+    so every connection the event touched gets one write however many frames it produced.
+    The flush is immediate rather than deferred to the end of the loop iteration: measured
+    at 500 req/s, deferring held the first requests of a burst back behind the parsing of
+    the others (p99 +0.2-0.3 ms) and saved no writes in a closed loop (1.9 writes per call
+    either way: the loop rarely reads two agents' requests for one endpoint in one turn).
     """
 
-    __slots__ = ("_loop", "_scheduled", "dirty")
+    __slots__ = ("dirty",)
 
     def __init__(self) -> None:
         self.dirty: list[H2Connection] = []
-        self._scheduled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def schedule(self) -> None:
-        if not self._scheduled and self.dirty:
-            self._scheduled = True
-            if self._loop is None:  # get_running_loop() costs a getpid() per call
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._run)
-
-    def _run(self) -> None:
-        self._scheduled = False
-        self.flush()
 
     def flush(self) -> None:
         while self.dirty:
@@ -349,7 +339,7 @@ class H2Connection(asyncio.Protocol):
             log.info("%s: connection error %s: %s", self.describe(), error.code.name, error)
             self.goaway(error.code, str(error))
         finally:
-            self.batch.schedule()
+            self.batch.flush()
 
     def _take_preface(self, data: bytes) -> bytes:
         buffered = getattr(self, "_preface_buffer", b"") + data
@@ -564,7 +554,7 @@ class H2Connection(asyncio.Protocol):
         for stream in list(self.streams.values()):
             if stream.pending and not stream.reset:
                 self._drain(stream)
-        self.batch.schedule()
+        self.batch.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:

@@ -323,7 +323,7 @@ class Relay:
         if call.route.hedge_allowed(call):
             call.route.metrics.hedge()
             self._start_attempt(call, counted=True, kind="hedge")
-        self.batch.schedule()
+        self.batch.flush()
 
     def open_upstream(self, attempt: Attempt, connection: EndpointConnection) -> None:
         """Opens the attempt's stream on `connection` and sends its headers and request."""
@@ -452,7 +452,7 @@ class Relay:
         self._attempt_failed(
             attempt, Code.DEADLINE_EXCEEDED, headers, unprocessed=False, reason=reason
         )
-        self.batch.schedule()
+        self.batch.flush()
 
     def _cancel_attempt(self, attempt: Attempt) -> None:
         """Cancels an attempt in flight (the agent left, another attempt won, time ran out)."""
@@ -665,7 +665,7 @@ class Relay:
         call.pending = None
         if not call.finished and call.committed is None and not call.down.reset:
             self._start_attempt(call, counted=counted, kind="retry" if counted else "resend")
-        self.batch.schedule()
+        self.batch.flush()
 
     def _to_fallback(self, call: Call) -> bool:
         """Sends the call to its tool's fallback (same method name); False when impossible."""
@@ -715,7 +715,7 @@ class Relay:
         refusal = call.route.deadline_refusal(call, elapsed, not call.rewrite_timeout)
         call.route.metrics.fast_failure(refusal.reason)
         self._fail(call, refusal.code, refusal.message, refusal.details)
-        self.batch.schedule()
+        self.batch.flush()
 
     def _completed(self, call: Call, code: int) -> None:
         """The committed attempt's response ended with `code`."""

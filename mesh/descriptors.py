@@ -105,6 +105,14 @@ def services_in(files: descriptor_pb2.FileDescriptorSet) -> list[str]:
     return names
 
 
+def served_services(
+    declared: Iterable[str], files: descriptor_pb2.FileDescriptorSet
+) -> tuple[str, ...]:
+    """The services a tool serves: those it `declared`, or, when it declared none, every
+    service its descriptor set defines (the rule the registry and the sidecar share)."""
+    return tuple(declared) or tuple(services_in(files))
+
+
 def find_service(pool: descriptor_pool.DescriptorPool, name: str) -> ServiceDescriptor:
     """The service `name`; raises DescriptorError when the pool does not define it."""
     try:

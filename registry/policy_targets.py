@@ -29,7 +29,13 @@ from types import MappingProxyType
 
 from mesh.api.v1 import policy_pb2, registry_pb2
 from mesh.config.names import is_method_key
-from mesh.descriptors import DescriptorError, MethodShape, build_pool, method_shapes, services_in
+from mesh.descriptors import (
+    DescriptorError,
+    MethodShape,
+    build_pool,
+    method_shapes,
+    served_services,
+)
 
 MethodShapes = tuple[MethodShape, ...]
 
@@ -57,7 +63,7 @@ def tool_methods(tool: registry_pb2.Tool) -> MethodShapes:
     descriptors, and descriptors that do not load (only possible for data written by an older
     registry) serve nothing.
     """
-    services = tuple(tool.services) or tuple(services_in(tool.descriptors))
+    services = served_services(tool.services, tool.descriptors)
     try:
         return tuple(method_shapes(build_pool(tool.descriptors), services))
     except DescriptorError:

@@ -15,7 +15,13 @@ from google.protobuf import descriptor_pool
 
 from mesh.addresses import Address, AddressError, parse_address
 from mesh.api.v1 import registry_pb2
-from mesh.descriptors import DescriptorError, MethodShape, build_pool, method_shapes, services_in
+from mesh.descriptors import (
+    DescriptorError,
+    MethodShape,
+    build_pool,
+    method_shapes,
+    served_services,
+)
 
 
 class ToolEntry:
@@ -26,9 +32,7 @@ class ToolEntry:
     def __init__(self, state: registry_pb2.ToolState) -> None:
         self.state = state
         self.name: str = state.tool.name
-        self.services: tuple[str, ...] = tuple(state.tool.services) or tuple(
-            services_in(state.tool.descriptors)
-        )
+        self.services = served_services(state.tool.services, state.tool.descriptors)
         self.endpoints: tuple[Address, ...] = _endpoints(state)
         self._pool: descriptor_pool.DescriptorPool | None = None
         try:

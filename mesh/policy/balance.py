@@ -20,7 +20,7 @@ caller reports "no healthy endpoint" with its own context.
 
 `observe(endpoint, seconds, lower_bound=...)` tells a balancer how long an attempt took and
 `forget(keep)` which endpoints still exist; both are no-ops for the balancers that do not
-learn, so the caller calls them whatever the policy.
+learn (`learns` False), and a caller may skip timing attempts for those.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ Clock = Callable[[], float]  # monotonic seconds
 
 class Balancer(Protocol):
     """Picks one endpoint from a non-empty list; may learn from attempts' latencies."""
+
+    # Whether `observe` does anything: callers skip timing attempts for those that ignore it.
+    learns: bool
 
     def pick(self, endpoints: Sequence[K], in_flight: InFlight[K]) -> K: ...
 
@@ -76,6 +79,7 @@ def _two_choices(
 class LeastRequestBalancer:
     """Power of two random choices by calls in flight."""
 
+    learns = False
     __slots__ = ("_rng",)
 
     def __init__(self, rng: random.Random) -> None:
@@ -105,6 +109,7 @@ class LeastRequestBalancer:
 class RoundRobinBalancer:
     """Each endpoint in turn."""
 
+    learns = False
     __slots__ = ("_next",)
 
     def __init__(self, rng: random.Random | None = None) -> None:
@@ -172,6 +177,7 @@ class PeakEwmaBalancer:
     last `forget(keep)`, which the owner calls when the tool's endpoints change.
     """
 
+    learns = True
     __slots__ = ("_clock", "_estimates", "_inverse_decay", "_rng", "_total")
 
     def __init__(self, rng: random.Random, clock: Clock, decay_s: float = DEFAULT_DECAY_S) -> None:

@@ -243,14 +243,17 @@ class PolicyRoute(Route):
         else:
             in_flight.pop(attempt.endpoint, None)
         self.runtime.outlier.record(attempt.endpoint, success)
+        balancer = self.runtime.balancer
+        if not balancer.learns:
+            return
         # The attempt's own clock (the relay's time.monotonic), not the policy clock: the
         # balancer only needs the difference, and `started` was read from that clock.
         elapsed = time.monotonic() - attempt.started
         if attempt.call.committed is attempt:
             if self.unary:
-                self.runtime.balancer.observe(attempt.endpoint, elapsed, lower_bound=code != 0)
+                balancer.observe(attempt.endpoint, elapsed, lower_bound=code != 0)
         else:
-            self.runtime.balancer.observe(attempt.endpoint, elapsed, lower_bound=True)
+            balancer.observe(attempt.endpoint, elapsed, lower_bound=True)
 
     # 3. retries --------------------------------------------------------------
 
